@@ -1,0 +1,77 @@
+//! Typed failures. Every failed call changes nothing.
+
+use core::fmt;
+
+/// Why an operation on a handle failed. A failed operation never changes the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The handle was 0 / NULL ("no handle").
+    Null,
+    /// The handle was never issued by this table: a slot that does not exist, or a generation
+    /// the slot has not reached. Usually a forged or corrupted value.
+    Invalid,
+    /// The handle was issued, but its entry has ended: released to zero, revoked, or taken.
+    Stale,
+    /// The handle was issued by another table (its tag does not match this table's).
+    WrongTable,
+    /// The entry is in use in a way that forbids the operation: `take` while other references
+    /// or scoped borrows exist, or any operation racing with an in-flight `take`.
+    Busy,
+    /// Capacity exhausted: no slot left for an insert, or a reference count at its maximum.
+    Full,
+}
+
+impl Error {
+    /// A short, stable, lower-case name (`"stale"`, `"wrong table"`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Error::Null => "null handle",
+            Error::Invalid => "invalid handle",
+            Error::Stale => "stale handle",
+            Error::WrongTable => "handle from another table",
+            Error::Busy => "entry busy",
+            Error::Full => "capacity exhausted",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The error of [`HandleTable::try_insert`](crate::HandleTable::try_insert): it gives the value
+/// back, so nothing is lost.
+pub struct InsertError<T> {
+    /// The value that could not be inserted.
+    pub value: T,
+    /// Why ([`Error::Full`]).
+    pub error: Error,
+}
+
+impl<T> InsertError<T> {
+    /// Returns the value that could not be inserted.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> fmt::Debug for InsertError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InsertError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for InsertError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "insert failed: {}", self.error)
+    }
+}
+
+impl<T> std::error::Error for InsertError<T> {}

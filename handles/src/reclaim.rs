@@ -1,0 +1,98 @@
+//! Reclamation: dropping ended values once no scoped lookup can be reading them.
+//!
+//! An entry that ends (last reference released, or removed with no other references) moves to
+//! ENDED and onto its shard's retire list. Readers never write shared memory, so the remover
+//! cannot know cheaply whether some thread is inside `with` on that slot. Instead, reclamation
+//! works in batches:
+//!
+//! 1. take the shard's whole retire list (one `swap`);
+//! 2. [`barrier::heavy`]: now every hazard published before a reader's light barrier is
+//!    visible, and every reader whose hazard is not visible will see ENDED when it validates;
+//! 3. snapshot all hazards (sorted) from the thread registry;
+//! 4. for each ended slot: if a hazard names it, put it back on the retire list for the next
+//!    pass; otherwise drop the value and put the slot on the free list with the next
+//!    generation, or retire the slot for good if its generation is exhausted.
+//!
+//! No lock is held anywhere, so a value's `Drop` may call back into any table. A panicking
+//! `Drop` does not stop the pass: every other slot is still processed, then the first panic
+//! resumes.
+
+use crate::barrier;
+use crate::handle::GEN_SHIFT;
+use crate::registry::registry;
+use crate::shard::Shard;
+use crate::slot::{ENDED, PAYLOAD_MASK, RETIRED, Slot, generation_of, identity_of};
+use crate::sync::Ordering;
+use crate::table::{HandleTable, RECLAIM_BATCH};
+
+impl<T: Send + Sync> HandleTable<T> {
+    /// Puts an ENDED slot on its shard's retire list; runs a pass when the list is long.
+    pub(crate) fn retire(&self, shard_index: usize, index: u64, slot: &Slot<T>, ended: u64) {
+        let shard = self.shard(shard_index);
+        if shard.push_retired(index, slot, ended) >= RECLAIM_BATCH {
+            self.reclaim(shard);
+        }
+    }
+
+    /// One reclamation pass over `shard`; returns how many ended values remain borrowed.
+    pub(crate) fn reclaim(&self, shard: &Shard<T>) -> usize {
+        let mut next = shard.take_retired();
+        if next == 0 {
+            return 0;
+        }
+        barrier::heavy();
+        let mut hazards = Vec::new();
+        registry().hazards(&mut hazards);
+        let mut borrowed = Vec::new();
+        let mut panic = None;
+        while next != 0 {
+            let index = next - 1;
+            let slot = shard.slot(index).expect("retired slot has a page");
+            // We own the list (taken by swap with Acquire), hence its ENDED slots.
+            let state = slot.state.load(Ordering::Relaxed);
+            debug_assert!(state & ENDED != 0);
+            next = state & PAYLOAD_MASK;
+            if hazards
+                .binary_search(&(slot as *const Slot<T> as usize))
+                .is_ok()
+            {
+                borrowed.push((index, state & !PAYLOAD_MASK));
+                continue;
+            }
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // SAFETY: the slot is ENDED (no references), it was taken off the retire list
+                // by this pass alone, and no hazard names it after the heavy barrier, so no
+                // thread can reach the value.
+                unsafe { slot.drop_value() }
+            }));
+            if let Err(payload) = dropped {
+                panic.get_or_insert(payload);
+            }
+            self.recycle_in(shard, index, slot, identity_of(state));
+        }
+        let remaining = borrowed.len();
+        for (index, ended) in borrowed {
+            let slot = shard.slot(index).expect("retired slot has a page");
+            shard.push_retired(index, slot, ended);
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
+        remaining
+    }
+
+    /// Returns an emptied slot to its shard: free with the next generation, or retired for
+    /// good when the generation is exhausted (so a handle value is never issued twice).
+    pub(crate) fn recycle(&self, shard_index: usize, index: u64, slot: &Slot<T>, identity: u64) {
+        self.recycle_in(self.shard(shard_index), index, slot, identity);
+    }
+
+    fn recycle_in(&self, shard: &Shard<T>, index: u64, slot: &Slot<T>, identity: u64) {
+        if generation_of(identity) >= self.max_generation() {
+            slot.state.store(identity | RETIRED, Ordering::Release);
+            shard.note_exhausted();
+        } else {
+            shard.push_free(index, slot, identity + (1 << GEN_SHIFT));
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The thread registry: one record per live thread, recycled when threads exit.
+//!
+//! A record holds the thread's hazards: the addresses of the slots it is reading inside scoped
+//! lookups. Only the owning thread writes them; reclaimers read them all. Records are allocated
+//! on a thread's first use of any table, linked into one lock-free list, and never freed: when a
+//! thread exits its record is marked unclaimed and the next new thread claims it. So the list is
+//! as long as the largest number of threads that were ever alive at once, however many threads
+//! come and go over the life of the process.
+//!
+//! Records are cache-line aligned: a hazard store touches only the owner's line, so lookups on
+//! many cores never write a shared cache line.
+
+use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use core::ptr;
+
+/// Hazards per thread: how many scoped lookups one thread can hold at once without falling back
+/// to counted references.
+pub(crate) const HAZARDS: usize = 4;
+
+#[repr(align(128))]
+pub(crate) struct Record {
+    /// Slot addresses this thread is reading (0 = unused). Written only by the owner.
+    pub(crate) hazards: [AtomicUsize; HAZARDS],
+    /// 1 while a thread owns this record, 0 when it is free to claim.
+    claimed: AtomicU32,
+    /// Position in the registry; picks the thread's home shard.
+    pub(crate) index: usize,
+    /// Next record in the registry list; written once before the record is published.
+    next: *const Record,
+}
+
+impl Record {
+    /// A hazard cell this thread is not using, or `None` when all are in use.
+    #[inline(always)]
+    pub(crate) fn free_hazard(&self) -> Option<&AtomicUsize> {
+        // Only the owning thread writes its hazards, so a Relaxed load sees its own latest
+        // store. The fast path (no nesting) is the first cell.
+        let first = &self.hazards[0];
+        if first.load(Ordering::Relaxed) == 0 {
+            return Some(first);
+        }
+        self.hazards[1..]
+            .iter()
+            .find(|h| h.load(Ordering::Relaxed) == 0)
+    }
+}
+
+pub(crate) struct Registry {
+    head: AtomicPtr<Record>,
+    /// Records allocated so far (= peak number of threads using tables at once).
+    allocated: AtomicUsize,
+    /// Records currently claimed.
+    claimed: AtomicUsize,
+}
+
+// SAFETY: the registry only hands out shared references to records, whose mutable parts are
+// atomics; `next` is written before publication and never again.
+unsafe impl Sync for Registry {}
+// SAFETY: as above; the raw pointers are owned by the registry.
+unsafe impl Send for Registry {}
+
+impl Registry {
+    crate::sync::const_fn! {
+        fn new() -> Registry {
+            Registry {
+                head: AtomicPtr::new(ptr::null_mut()),
+                allocated: AtomicUsize::new(0),
+                claimed: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    /// Claims a free record, or allocates a new one.
+    fn claim(&self) -> &Record {
+        // Decide the barrier mode before this thread can publish its first hazard.
+        crate::barrier::init();
+        self.claimed.fetch_add(1, Ordering::Relaxed);
+        for rec in self.iter() {
+            // Acquire pairs with the Release in `release`, so the previous owner's hazard
+            // clearing happens before we reuse the cells.
+            if rec.claimed.load(Ordering::Relaxed) == 0
+                && rec
+                    .claimed
+                    .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return rec;
+            }
+        }
+        let index = self.allocated.fetch_add(1, Ordering::Relaxed);
+        let rec = Box::into_raw(Box::new(Record {
+            hazards: core::array::from_fn(|_| AtomicUsize::new(0)),
+            claimed: AtomicU32::new(1),
+            index,
+            next: ptr::null(),
+        }));
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `rec` is not published yet, so this thread owns it exclusively.
+            unsafe { (*rec).next = head };
+            // Release publishes the initialised record (and its `next`) to `iter`'s Acquire.
+            match self
+                .head
+                .compare_exchange_weak(head, rec, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(current) => head = current,
+            }
+        }
+        // SAFETY: records are never freed while the registry exists (it is a static).
+        unsafe { &*rec }
+    }
+
+    /// Returns a record to the pool (at thread exit).
+    fn release(&self, rec: &Record) {
+        for h in &rec.hazards {
+            // A guard leaked with mem::forget leaves its hazard set; the thread is gone, so
+            // the borrow it stood for is gone too.
+            h.store(0, Ordering::Relaxed);
+        }
+        // Release orders the clearing above before the next claimer's Acquire.
+        rec.claimed.store(0, Ordering::Release);
+        self.claimed.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Record> {
+        // Acquire pairs with the publishing CAS in `claim`.
+        let mut cur = self.head.load(Ordering::Acquire).cast_const();
+        core::iter::from_fn(move || {
+            if cur.is_null() {
+                return None;
+            }
+            // SAFETY: published records are initialised and never freed while the registry
+            // lives; `next` was written before publication.
+            let rec = unsafe { &*cur };
+            cur = rec.next;
+            Some(rec)
+        })
+    }
+
+    /// Appends every published hazard to `out`, sorted.
+    ///
+    /// Call after [`crate::barrier::heavy`]: any reader whose hazard is not seen here is
+    /// guaranteed to see the caller's earlier stores (an ended state) and back off.
+    pub(crate) fn hazards(&self, out: &mut Vec<usize>) {
+        out.clear();
+        for rec in self.iter() {
+            for h in &rec.hazards {
+                // Acquire pairs with the guard's Release clear: if we read 0, the reader's
+                // accesses to the value happened before our reclamation of it.
+                let addr = h.load(Ordering::Acquire);
+                if addr != 0 {
+                    out.push(addr);
+                }
+            }
+        }
+        out.sort_unstable();
+    }
+
+    /// Records allocated so far, and records claimed by live threads.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (
+            self.allocated.load(Ordering::Relaxed),
+            self.claimed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // Loom recreates the registry for every execution; free the records it allocated.
+        let mut cur = self.head.load(Ordering::Relaxed);
+        while !cur.is_null() {
+            // SAFETY: the registry is being dropped, so no thread can reach its records; each
+            // was allocated by `Box::into_raw` in `claim`.
+            let rec = unsafe { Box::from_raw(cur) };
+            cur = rec.next.cast_mut();
+        }
+    }
+}
+
+#[cfg(not(loom))]
+static REGISTRY: Registry = Registry::new();
+
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn registry() -> &'static Registry {
+    &REGISTRY
+}
+
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref REGISTRY: Registry = Registry::new();
+}
+
+#[cfg(loom)]
+pub(crate) fn registry() -> &'static Registry {
+    &REGISTRY
+}
+
+/// Releases the thread's record when the thread exits.
+struct ExitHook;
+
+impl Drop for ExitHook {
+    fn drop(&mut self) {
+        let rec = CURRENT.with(|c| c.replace(ptr::null()));
+        if !rec.is_null() {
+            // SAFETY: records are never freed while the registry lives.
+            registry().release(unsafe { &*rec });
+        }
+    }
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    // No destructor, const-initialised: reading it is a single TLS load on the fast path.
+    static CURRENT: core::cell::Cell<*const Record> = const { core::cell::Cell::new(ptr::null()) };
+    // Has a destructor; touched once per thread, on registration, to hook thread exit.
+    static EXIT: ExitHook = const { ExitHook };
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    static CURRENT: core::cell::Cell<*const Record> = core::cell::Cell::new(ptr::null());
+    static EXIT: ExitHook = ExitHook;
+}
+
+/// This thread's record, registering the thread on first use.
+///
+/// `None` while the thread's thread-locals are being destroyed (a value dropped from another
+/// thread-local's destructor): callers then use paths that need no record.
+#[inline(always)]
+pub(crate) fn current() -> Option<&'static Record> {
+    let rec = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    if !rec.is_null() {
+        // SAFETY: records are never freed while the registry lives.
+        return Some(unsafe { &*rec });
+    }
+    register_current()
+}
+
+#[cold]
+fn register_current() -> Option<&'static Record> {
+    // Touching EXIT registers its destructor; it fails once thread-local teardown has begun,
+    // and then we must not claim a record that nothing would release.
+    EXIT.try_with(|_| ()).ok()?;
+    #[cfg(all(unix, not(any(loom, miri))))]
+    fork::install_handler();
+    let rec = registry().claim();
+    if CURRENT.try_with(|c| c.set(rec)).is_err() {
+        registry().release(rec);
+        return None;
+    }
+    Some(rec)
+}
+
+/// Registry counts for stats: (records allocated, records claimed by live threads).
+pub(crate) fn counts() -> (usize, usize) {
+    registry().counts()
+}
+
+#[cfg(all(unix, not(any(loom, miri))))]
+mod fork {
+    //! After `fork()` only the forking thread exists in the child. Records claimed by the other
+    //! threads would stay claimed forever, and their hazards would block reclamation forever.
+    //! The child handler releases them. Everything else in the tables is lock-free, so an
+    //! operation cut short by the fork leaves at worst a leaked slot, never a broken structure.
+
+    use super::{CURRENT, registry};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn install_handler() {
+        if INSTALLED.load(Ordering::Relaxed) || INSTALLED.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        // SAFETY: registers a plain function with no preconditions; pthread_atfork copies the
+        // pointers. Failure (ENOMEM) only loses the fork cleanup, never memory safety.
+        unsafe { libc::pthread_atfork(None, None, Some(child)) };
+    }
+
+    extern "C" fn child() {
+        let me = CURRENT.try_with(|c| c.get()).unwrap_or(core::ptr::null());
+        for rec in registry().iter() {
+            if !core::ptr::eq(rec, me) && rec.claimed.load(Ordering::Relaxed) == 1 {
+                registry().release(rec);
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! A shard: its pages, its free list, its retire list, and its counters.
+//!
+//! Threads insert into their *home* shard (chosen by their registry index), so inserts and
+//! removes from different threads touch different cache lines. The counters that inserts and
+//! removes write live on one cache line (`Meta`); the page pointers that lookups read live on
+//! other lines, so writers never invalidate what readers read.
+//!
+//! * **Free list**: a Treiber stack of slot indices linked through the slots' state words. The
+//!   head packs `index + 1` (low 32 bits) with a 32-bit ABA counter bumped on every push and pop.
+//!   A pop may read the link of a slot that another thread has just popped and reused; the ABA
+//!   counter then makes its CAS fail. Slots are never freed, so that read is always in bounds.
+//! * **Retire list**: ended slots waiting for reclamation, linked the same way. The head packs
+//!   `index + 1` with a count. Only whole-list `swap` removes entries, so it needs no ABA tag.
+//! * **Bump index**: the first never-used index; slots are handed out from it when the free list
+//!   is empty.
+
+use crate::page::{self, PAGES};
+use crate::slot::{PAYLOAD_MASK, Slot};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use core::ptr;
+
+const LOW: u64 = u32::MAX as u64;
+
+#[repr(align(128))]
+struct Meta {
+    free: AtomicU64,
+    retired: AtomicU64,
+    fresh: AtomicU64,
+    /// Live entries (wrapping; summed as signed by `len`).
+    live: AtomicU64,
+    /// Slots permanently retired because their generation is exhausted.
+    exhausted: AtomicU64,
+}
+
+#[repr(align(128))]
+pub(crate) struct Shard<T> {
+    meta: Meta,
+    pages: [AtomicPtr<Slot<T>>; PAGES],
+}
+
+impl<T> Shard<T> {
+    crate::sync::const_fn! {
+        pub(crate) fn new() -> Shard<T> {
+            Shard {
+                meta: Meta {
+                    free: AtomicU64::new(0),
+                    retired: AtomicU64::new(0),
+                    fresh: AtomicU64::new(0),
+                    live: AtomicU64::new(0),
+                    exhausted: AtomicU64::new(0),
+                },
+                #[cfg(not(loom))]
+                pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
+                #[cfg(loom)]
+                pages: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            }
+        }
+    }
+
+    /// The slot for `index`, or `None` if its page was never allocated.
+    #[inline(always)]
+    pub(crate) fn slot(&self, index: u64) -> Option<&Slot<T>> {
+        let p = page::page_of(index);
+        // `page_of` of a 22-bit index is always < PAGES; the bounds check folds away.
+        // Acquire pairs with the Release CAS that installed the page, so its zeroed (or
+        // loom-constructed) slots are visible.
+        let pre = self.pages[p].load(Ordering::Acquire);
+        if pre.is_null() {
+            return None;
+        }
+        // SAFETY: the page is installed and never freed while `self` lives, and `index` lies
+        // in page `p`, so `pre + index` is inside the page (see `page::alloc`).
+        Some(unsafe { &*pre.wrapping_add(index as usize) })
+    }
+
+    /// Pops a free slot index.
+    #[inline]
+    pub(crate) fn pop_free(&self) -> Option<u64> {
+        // Acquire pairs with `push_free`'s Release CAS: the link we read below was written
+        // before the slot was pushed.
+        let mut head = self.meta.free.load(Ordering::Acquire);
+        loop {
+            let top = head & LOW;
+            if top == 0 {
+                return None;
+            }
+            let index = top - 1;
+            let slot = self.slot(index)?;
+            // If another thread pops this slot first and reuses it, this link is garbage, but
+            // then the head's ABA counter has changed and the CAS below fails.
+            let next = slot.state.load(Ordering::Relaxed) & PAYLOAD_MASK;
+            let new = ((head >> 32).wrapping_add(1) << 32) | next;
+            match self.meta.free.compare_exchange_weak(
+                head,
+                new,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(index),
+                Err(current) => head = current,
+            }
+        }
+    }
+
+    /// Pushes `index` onto the free list, setting its state to FREE with `identity` (the tag
+    /// and generation its next occupant will get).
+    pub(crate) fn push_free(&self, index: u64, slot: &Slot<T>, identity: u64) {
+        let mut head = self.meta.free.load(Ordering::Relaxed);
+        loop {
+            // The slot is not on the list yet, so we own its state; readers see FREE and fail.
+            slot.state.store(identity | (head & LOW), Ordering::Relaxed);
+            let new = ((head >> 32).wrapping_add(1) << 32) | (index + 1);
+            // Release publishes the link (and the emptied value cell) to the next pop.
+            match self.meta.free.compare_exchange_weak(
+                head,
+                new,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(current) => head = current,
+            }
+        }
+    }
+
+    /// Hands out a never-used index. With `grow == false`, only from pages already allocated.
+    pub(crate) fn bump(&self, grow: bool) -> Option<u64> {
+        let mut index = self.meta.fresh.load(Ordering::Relaxed);
+        loop {
+            if index >= crate::handle::SHARD_CAPACITY {
+                return None;
+            }
+            let p = page::page_of(index);
+            if self.pages[p].load(Ordering::Acquire).is_null() {
+                if !grow {
+                    return None;
+                }
+                self.install_page(p);
+            }
+            match self.meta.fresh.compare_exchange_weak(
+                index,
+                index + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(index),
+                Err(current) => index = current,
+            }
+        }
+    }
+
+    #[cold]
+    fn install_page(&self, p: usize) {
+        let new = page::alloc::<T>(p);
+        // Release publishes the zeroed slots to lookups' Acquire loads.
+        if self.pages[p]
+            .compare_exchange(ptr::null_mut(), new, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            // Another thread installed it first.
+            // SAFETY: `new` came from `page::alloc(p)` and was never published.
+            unsafe { page::free(p, new) };
+        }
+    }
+
+    /// Adds an ended slot to the retire list; returns how many entries the list now holds.
+    pub(crate) fn push_retired(&self, index: u64, slot: &Slot<T>, ended_state: u64) -> u64 {
+        let mut head = self.meta.retired.load(Ordering::Relaxed);
+        loop {
+            // ENDED slots are owned by whoever ended them; only the link changes here.
+            slot.state
+                .store(ended_state | (head & LOW), Ordering::Relaxed);
+            let count = (head >> 32) + 1;
+            // Release publishes the link and the ENDED state to the reclaimer's swap.
+            match self.meta.retired.compare_exchange_weak(
+                head,
+                (count << 32) | (index + 1),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return count,
+                Err(current) => head = current,
+            }
+        }
+    }
+
+    /// Takes the whole retire list; returns the first index + 1 (0 when empty).
+    pub(crate) fn take_retired(&self) -> u64 {
+        if self.meta.retired.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        // Acquire pairs with `push_retired`'s Release.
+        self.meta.retired.swap(0, Ordering::Acquire) & LOW
+    }
+
+    /// Entries on the retire list.
+    pub(crate) fn retired_len(&self) -> u64 {
+        self.meta.retired.load(Ordering::Relaxed) >> 32
+    }
+
+    #[inline(always)]
+    pub(crate) fn add_live(&self, delta: i64) {
+        self.meta.live.fetch_add(delta as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn live(&self) -> i64 {
+        self.meta.live.load(Ordering::Relaxed) as i64
+    }
+
+    pub(crate) fn note_exhausted(&self) {
+        self.meta.exhausted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn exhausted(&self) -> u64 {
+        self.meta.exhausted.load(Ordering::Relaxed)
+    }
+
+    /// Never-used indices handed out so far.
+    pub(crate) fn fresh(&self) -> u64 {
+        self.meta.fresh.load(Ordering::Relaxed)
+    }
+
+    /// Allocated pages: (page number, pre-offset pointer), in order.
+    pub(crate) fn pages(&self) -> impl Iterator<Item = (usize, *mut Slot<T>)> + '_ {
+        self.pages
+            .iter()
+            .enumerate()
+            .map(|(p, ptr)| (p, ptr.load(Ordering::Acquire)))
+            .filter(|(_, ptr)| !ptr.is_null())
+    }
+
+    /// Slots allocated (sum of page lengths).
+    pub(crate) fn capacity(&self) -> u64 {
+        self.pages().map(|(p, _)| page::page_len(p) as u64).sum()
+    }
+}

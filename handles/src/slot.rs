@@ -1,0 +1,128 @@
+//! A slot: one 64-bit state word and the value stored inline.
+//!
+//! State word layout (the top 36 bits line up with the handle's tag and generation):
+//!
+//! ```text
+//!  63          38 37     28 27    23 22                  0
+//! +--------------+---------+--------+---------------------+
+//! | generation   |  tag    | flags  | payload (23 bits)   |
+//! +--------------+---------+--------+---------------------+
+//! ```
+//!
+//! | flags            | meaning                                   | payload            |
+//! |------------------|-------------------------------------------|--------------------|
+//! | none, word == 0  | never used                                | -                  |
+//! | none             | FREE: on the shard's free list            | next free index+1  |
+//! | `LIVE`           | live: lookups and retains succeed         | reference count    |
+//! | `REVOKED`        | revoked, counted references outstanding   | reference count    |
+//! | `ENDED`          | count hit 0; value awaits reclamation     | next retired idx+1 |
+//! | `TAKING`         | `take` is checking for borrowers          | 0                  |
+//! | `RETIRED`        | generation exhausted: never reused        | 0                  |
+//!
+//! For FREE slots the identity bits hold the generation the *next* occupant will get; for all
+//! other states, the current (or last) occupant's. The value cell holds an initialised `T`
+//! exactly in the LIVE, REVOKED and ENDED states.
+
+use crate::handle::{GEN_SHIFT, IDENTITY_MASK, TAG_SHIFT};
+use crate::sync::{AtomicU64, UnsafeCell};
+use core::mem::MaybeUninit;
+
+pub(crate) const PAYLOAD_MASK: u64 = (1 << 23) - 1;
+pub(crate) const LIVE: u64 = 1 << 23;
+pub(crate) const REVOKED: u64 = 1 << 24;
+pub(crate) const ENDED: u64 = 1 << 25;
+pub(crate) const TAKING: u64 = 1 << 26;
+pub(crate) const RETIRED: u64 = 1 << 27;
+/// Largest reference count.
+pub(crate) const MAX_REFS: u64 = PAYLOAD_MASK;
+
+/// Identity bits for `tag` and `generation`.
+#[inline(always)]
+pub(crate) fn identity(tag: u32, generation: u32) -> u64 {
+    ((generation as u64) << GEN_SHIFT) | ((tag as u64) << TAG_SHIFT)
+}
+
+#[inline(always)]
+pub(crate) fn generation_of(state: u64) -> u32 {
+    (state >> GEN_SHIFT) as u32
+}
+
+/// True when `state` is LIVE and belongs to the occupant named by `raw`.
+#[inline(always)]
+pub(crate) fn is_live_for(state: u64, raw: u64) -> bool {
+    (state ^ raw) & IDENTITY_MASK == 0 && state & LIVE != 0
+}
+
+/// True when `state` holds counted references (LIVE or REVOKED) for the occupant `raw`.
+#[inline(always)]
+pub(crate) fn is_counted_for(state: u64, raw: u64) -> bool {
+    (state ^ raw) & IDENTITY_MASK == 0 && state & (LIVE | REVOKED) != 0
+}
+
+pub(crate) struct Slot<T> {
+    pub(crate) state: AtomicU64,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+impl<T> Slot<T> {
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        Slot {
+            state: AtomicU64::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// Stores a value into an empty slot.
+    ///
+    /// # Safety
+    /// The caller owns the slot exclusively (popped from a free list or freshly bumped) and the
+    /// value cell holds no initialised value.
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, value: T) {
+        // SAFETY: exclusive ownership per the caller's contract; no other thread reads the cell
+        // until the Release store of a LIVE state publishes it.
+        self.value.with_mut(|p| unsafe { (*p).write(value) });
+    }
+
+    /// Borrows the value.
+    ///
+    /// # Safety
+    /// The value is initialised and cannot be dropped or moved while the borrow lives: the caller holds a
+    /// validated hazard on this slot, or a counted reference to its occupant.
+    #[inline(always)]
+    pub(crate) unsafe fn value(&self) -> &T {
+        // SAFETY: initialised and kept alive for the borrow, per the caller's contract.
+        self.value.with(|p| unsafe { (*p).assume_init_ref() })
+    }
+
+    /// Moves the value out.
+    ///
+    /// # Safety
+    /// The value is initialised and no other thread can reach it (no hazard, no reference); the
+    /// caller then treats the cell as empty.
+    pub(crate) unsafe fn read(&self) -> T {
+        // SAFETY: per the caller's contract, nobody else accesses the initialised value.
+        self.value.with_mut(|p| unsafe { (*p).assume_init_read() })
+    }
+
+    /// Drops the value in place.
+    ///
+    /// # Safety
+    /// Same as [`Slot::read`].
+    pub(crate) unsafe fn drop_value(&self) {
+        // SAFETY: per the caller's contract, nobody else accesses the initialised value.
+        self.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
+    }
+}
+
+/// True when the state word says the cell holds a value.
+#[inline(always)]
+pub(crate) fn has_value(state: u64) -> bool {
+    state & (LIVE | REVOKED | ENDED | TAKING) != 0
+}
+
+#[inline(always)]
+pub(crate) fn identity_of(state: u64) -> u64 {
+    state & IDENTITY_MASK
+}

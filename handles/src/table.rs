@@ -1,0 +1,633 @@
+//! `HandleTable`: the public operations and the slot lifecycle.
+//!
+//! Lifecycle of one occupant (see `slot.rs` for the state word):
+//!
+//! ```text
+//!  insert ──► LIVE(n) ──retain/release──► LIVE(n±1)
+//!               │  └── release of last ref ──────────────┐
+//!               ├── remove: n == 1 ──────────────────────┤
+//!               ├── remove: n > 1 ──► REVOKED(n-1) ──────┤ last release
+//!               └── take: n == 1 ──► TAKING ─┬─ borrowed ─► LIVE(1)  (Busy)
+//!                                            └─ free ──► value moved out ─┐
+//!                                                                         ▼
+//!  ENDED (on the shard's retire list) ── reclaim: not hazarded ──► drop value ─► FREE(gen+1)
+//!                                                                         or RETIRED (gen exhausted)
+//! ```
+//!
+//! Every transition of a counted state is one CAS on the slot's state word, so it is atomic
+//! with respect to every other transition; a failed CAS changes nothing.
+
+use crate::barrier;
+use crate::error::{Error, InsertError};
+use crate::guard::{Guard, Hold};
+use crate::handle::{Handle, MAX_GENERATION, MAX_TAG, SHARDS};
+use crate::registry::{self, Record};
+use crate::shard::Shard;
+use crate::slot::{
+    self, ENDED, LIVE, MAX_REFS, PAYLOAD_MASK, RETIRED, REVOKED, Slot, TAKING, identity_of,
+    is_counted_for, is_live_for,
+};
+use crate::sync::{AtomicU32, Ordering};
+use core::marker::PhantomData;
+
+/// A table of `T` values addressed by [`Handle`]s.
+///
+/// Lookups are wait-free and write no memory shared with other threads; inserts and removes
+/// are lock-free and touch only their own shard. The table can live in a `static`:
+///
+/// ```
+/// use handles::HandleTable;
+///
+/// static NAMES: HandleTable<String> = HandleTable::new();
+///
+/// let h = NAMES.insert("ada".to_string());
+/// assert_eq!(NAMES.with(h, |s| s.len()), Ok(3));
+/// NAMES.remove(h).unwrap();
+/// assert_eq!(NAMES.with(h, |s| s.len()), Err(handles::Error::Stale));
+/// ```
+///
+/// Values are dropped exactly once: when their entry ends and no scoped lookup still borrows
+/// them (see [`HandleTable::remove`] and [`HandleTable::flush`]), or when the table is dropped.
+pub struct HandleTable<T> {
+    shards: [Shard<T>; SHARDS],
+    /// This table's tag (1..=MAX_TAG), or 0 before the first insert. The init guard.
+    tag: AtomicU32,
+    /// Generation after which a slot is retired instead of reused.
+    max_generation: u32,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the table hands `&T` to any thread (needs `T: Sync`) and drops or moves values on
+// whichever thread ends them (needs `T: Send`). All shared mutable state is atomic; value cells
+// are accessed only under the ownership rules documented in `slot.rs` and `reclaim.rs`.
+unsafe impl<T: Send + Sync> Sync for HandleTable<T> {}
+// SAFETY: moving the table moves its values to another thread.
+unsafe impl<T: Send> Send for HandleTable<T> {}
+
+/// Entries a shard's retire list collects before a reclamation pass runs.
+pub(crate) const RECLAIM_BATCH: u64 = 128;
+
+impl<T: Send + Sync> HandleTable<T> {
+    crate::sync::const_fn! {
+        /// An empty table. `const`, so it can initialise a `static`; it allocates nothing until
+        /// the first insert.
+        pub fn new() -> HandleTable<T> {
+            HandleTable::with_max_generation(MAX_GENERATION)
+        }
+    }
+
+    crate::sync::const_fn! {
+        /// An empty table whose slots are retired after reaching generation `max` (clamped to
+        /// the layout's maximum, 2^26 - 1): each slot is used at most `max + 1` times. A small
+        /// `max` exercises slot retirement in tests.
+        ///
+        /// ```
+        /// let table = handles::HandleTable::with_max_generation(0);
+        /// let a = table.insert(1);
+        /// table.remove(a).unwrap();
+        /// table.flush();
+        /// let b = table.insert(2);
+        /// assert_ne!(a, b); // slot of `a` was retired, not reused
+        /// assert_eq!(table.stats().exhausted_slots, 1);
+        /// ```
+        pub fn with_max_generation(max: u32) -> HandleTable<T> {
+            HandleTable {
+                #[cfg(not(loom))]
+                shards: [const { Shard::new() }; SHARDS],
+                #[cfg(loom)]
+                shards: core::array::from_fn(|_| Shard::new()),
+                tag: AtomicU32::new(0),
+                max_generation: if max > MAX_GENERATION { MAX_GENERATION } else { max },
+                _owns: PhantomData,
+            }
+        }
+    }
+
+    /// Inserts `value` with one reference (the owner's) and returns its handle.
+    ///
+    /// # Panics
+    /// If the table is full (2^28 slots); use [`HandleTable::try_insert`] to handle that.
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let a = table.insert(42);
+    /// let b = table.insert(42);
+    /// assert_ne!(a, b); // the same value gets different handles
+    /// ```
+    #[inline]
+    pub fn insert(&self, value: T) -> Handle {
+        match self.try_insert(value) {
+            Ok(handle) => handle,
+            Err(e) => panic!("HandleTable::insert: {}", e.error),
+        }
+    }
+
+    /// Inserts `value`, or gives it back with [`Error::Full`] when no slot is left.
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let h = table.try_insert(String::from("x")).expect("room");
+    /// assert!(table.contains(h));
+    /// ```
+    #[inline]
+    pub fn try_insert(&self, value: T) -> Result<Handle, InsertError<T>> {
+        let tag = self.tag();
+        let home = registry::current().map_or(0, |r| r.index & (SHARDS - 1));
+        let Some((shard_index, index)) = self.allocate(home) else {
+            return Err(InsertError {
+                value,
+                error: Error::Full,
+            });
+        };
+        let shard = &self.shards[shard_index];
+        let slot = shard.slot(index).expect("allocated slot has a page");
+        // We own the slot: it came off a free list or the bump index.
+        let old = slot.state.load(Ordering::Relaxed);
+        let identity = if old == 0 {
+            slot::identity(tag, 0)
+        } else {
+            identity_of(old)
+        };
+        // SAFETY: the slot is exclusively ours and empty (FREE or never used).
+        unsafe { slot.write(value) };
+        shard.add_live(1);
+        // Release publishes the value to lookups' Acquire loads of the state.
+        slot.state.store(identity | LIVE | 1, Ordering::Release);
+        Ok(Handle::from_parts(identity, shard_index, index))
+    }
+
+    /// Borrows the value for the duration of `f`: a scoped lookup.
+    ///
+    /// It writes no memory shared with other threads (only this thread's hazard cell), so hot
+    /// handles scale across cores. While `f` runs, the value stays alive even if another
+    /// thread (or `f` itself) removes the handle; removal is deferred, never blocked.
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let h = table.insert(vec![1, 2, 3]);
+    /// let sum = table.with(h, |v| v.iter().sum::<i32>());
+    /// assert_eq!(sum, Ok(6));
+    /// ```
+    #[inline]
+    pub fn with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
+        let guard = self.get(handle)?;
+        Ok(f(&guard))
+    }
+
+    /// Borrows the value until the returned guard is dropped; the guard derefs to `&T`.
+    ///
+    /// Like [`HandleTable::with`], it writes no shared memory. A thread can hold a few guards
+    /// at once (4); beyond that, extra guards fall back to a counted reference, which is still
+    /// correct but does write the slot.
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let h = table.insert(String::from("abc"));
+    /// let guard = table.get(h).unwrap();
+    /// table.remove(h).unwrap();      // does not wait for the guard
+    /// assert_eq!(guard.as_str(), "abc"); // still readable
+    /// drop(guard);                   // now the value may be dropped
+    /// ```
+    #[inline]
+    pub fn get(&self, handle: Handle) -> Result<Guard<'_, T>, Error> {
+        let raw = handle.into_raw();
+        let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
+            return Err(self.classify(handle));
+        };
+        let Some(hazard) = registry::current().and_then(Record::free_hazard) else {
+            return self.get_counted(handle, slot);
+        };
+        // Publish the hazard, then read the state. A reclaimer that misses this hazard is
+        // ordered before our state load by the barrier pair, so we then see ENDED and back off.
+        hazard.store(slot as *const Slot<T> as usize, Ordering::Relaxed);
+        barrier::light();
+        // Acquire pairs with insert's Release: the value is initialised.
+        let state = slot.state.load(Ordering::Acquire);
+        if !is_live_for(state, raw) {
+            hazard.store(0, Ordering::Relaxed);
+            return Err(self.classify(handle));
+        }
+        Ok(Guard::new(self, slot, Hold::Hazard(hazard)))
+    }
+
+    /// A guard holding a counted reference: used when no hazard cell is free.
+    #[cold]
+    fn get_counted<'a>(&'a self, handle: Handle, slot: &'a Slot<T>) -> Result<Guard<'a, T>, Error> {
+        self.retain_slot(handle, slot)?;
+        Ok(Guard::new(self, slot, Hold::Counted(handle)))
+    }
+
+    /// Adds a reference. The entry lives until every reference is released.
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let h = table.insert(5);
+    /// table.retain(h).unwrap();
+    /// assert_eq!(table.release(h), Ok(false)); // one reference left
+    /// assert_eq!(table.release(h), Ok(true));  // that was the last
+    /// assert!(!table.contains(h));
+    /// ```
+    pub fn retain(&self, handle: Handle) -> Result<(), Error> {
+        let slot = self.locate(handle)?;
+        self.retain_slot(handle, slot)
+    }
+
+    fn retain_slot(&self, handle: Handle, slot: &Slot<T>) -> Result<(), Error> {
+        let raw = handle.into_raw();
+        let mut state = slot.state.load(Ordering::Relaxed);
+        loop {
+            if !is_live_for(state, raw) {
+                return Err(self.classify(handle));
+            }
+            if state & PAYLOAD_MASK == MAX_REFS {
+                return Err(Error::Full);
+            }
+            // Acquire: a counted reference may read the value, so sync with insert's Release.
+            match slot.state.compare_exchange_weak(
+                state,
+                state + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(current) => state = current,
+            }
+        }
+    }
+
+    /// Drops a reference; returns `true` when it was the last one, which ends the entry (the
+    /// handle becomes stale and the value is dropped; see [`HandleTable::remove`] for when).
+    /// Works on revoked entries too, for references taken before the revoke.
+    pub fn release(&self, handle: Handle) -> Result<bool, Error> {
+        let raw = handle.into_raw();
+        let slot = self.locate(handle)?;
+        let mut state = slot.state.load(Ordering::Relaxed);
+        loop {
+            if !is_counted_for(state, raw) {
+                return Err(self.classify(handle));
+            }
+            let last = state & PAYLOAD_MASK == 1;
+            let new = if last {
+                identity_of(state) | ENDED
+            } else {
+                state - 1
+            };
+            // AcqRel: our earlier uses of the value happen before whoever ends the entry.
+            match slot
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if last {
+                        if state & LIVE != 0 {
+                            self.shards[handle.shard()].add_live(-1);
+                        }
+                        self.retire(handle.shard(), handle.index(), slot, new);
+                    }
+                    return Ok(last);
+                }
+                Err(current) => state = current,
+            }
+        }
+    }
+
+    /// Revokes the handle: it is stale for new lookups and retains at once, and the owner's
+    /// reference is dropped. References taken earlier stay valid and their `release` still
+    /// succeeds; the entry ends with the last of them (at once if there are none). Never
+    /// blocks and never waits for other threads.
+    ///
+    /// When the entry ends, the value is dropped once no scoped lookup can still be reading
+    /// it. Lookups publish nothing but a per-thread hazard, so that check runs in batches (a
+    /// shard reclaims after every 128 ended entries), on [`HandleTable::flush`], and when the
+    /// table is dropped.
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let h = table.insert("x");
+    /// assert_eq!(table.remove(h), Ok(()));
+    /// assert_eq!(table.remove(h), Err(handles::Error::Stale)); // deleting twice is an error
+    /// ```
+    pub fn remove(&self, handle: Handle) -> Result<(), Error> {
+        let raw = handle.into_raw();
+        let slot = self.locate(handle)?;
+        let mut state = slot.state.load(Ordering::Relaxed);
+        loop {
+            if !is_live_for(state, raw) {
+                return Err(self.classify(handle));
+            }
+            let refs = state & PAYLOAD_MASK;
+            let new = if refs == 1 {
+                identity_of(state) | ENDED
+            } else {
+                identity_of(state) | REVOKED | (refs - 1)
+            };
+            match slot
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.shards[handle.shard()].add_live(-1);
+                    if refs == 1 {
+                        self.retire(handle.shard(), handle.index(), slot, new);
+                    }
+                    return Ok(());
+                }
+                Err(current) => state = current,
+            }
+        }
+    }
+
+    /// Removes the entry and returns its value, if nothing else references or borrows it
+    /// (exactly one reference, no scoped lookup in progress on any thread). Otherwise returns
+    /// [`Error::Busy`] and changes nothing.
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let h = table.insert(String::from("mine"));
+    /// table.retain(h).unwrap();
+    /// assert_eq!(table.take(h), Err(handles::Error::Busy));
+    /// table.release(h).unwrap();
+    /// assert_eq!(table.take(h).unwrap(), "mine");
+    /// ```
+    pub fn take(&self, handle: Handle) -> Result<T, Error> {
+        let raw = handle.into_raw();
+        let slot = self.locate(handle)?;
+        let mut state = slot.state.load(Ordering::Relaxed);
+        let identity = loop {
+            if !is_live_for(state, raw) {
+                return Err(self.classify(handle));
+            }
+            if state & PAYLOAD_MASK != 1 {
+                return Err(Error::Busy);
+            }
+            // Acquire: we may move the value out. While TAKING, every other transition fails.
+            match slot.state.compare_exchange_weak(
+                state,
+                identity_of(state) | TAKING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break identity_of(state),
+                Err(current) => state = current,
+            }
+        };
+        // Make every hazard published before a reader's barrier visible; readers that publish
+        // later will see TAKING and back off.
+        barrier::heavy();
+        let addr = slot as *const Slot<T> as usize;
+        let borrowed = registry::registry().iter().any(|rec| {
+            rec.hazards
+                .iter()
+                .any(|h| h.load(Ordering::Acquire) == addr)
+        });
+        if borrowed {
+            // Release: anything we did stays ordered before the next owner's operations.
+            slot.state.store(identity | LIVE | 1, Ordering::Release);
+            return Err(Error::Busy);
+        }
+        self.shards[handle.shard()].add_live(-1);
+        // SAFETY: TAKING excludes every other transition, one reference (ours) was left, and no
+        // hazard names the slot, so nothing else can reach the value.
+        let value = unsafe { slot.read() };
+        self.recycle(handle.shard(), handle.index(), slot, identity);
+        Ok(value)
+    }
+
+    /// Whether the handle names a live entry of this table.
+    pub fn contains(&self, handle: Handle) -> bool {
+        let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
+            return false;
+        };
+        is_live_for(slot.state.load(Ordering::Acquire), handle.into_raw())
+    }
+
+    /// Number of live entries (inserted, not yet removed, released to zero or taken). Exact
+    /// when no other thread is changing the table.
+    pub fn len(&self) -> usize {
+        let live: i64 = self.shards.iter().map(Shard::live).sum();
+        live.max(0) as usize
+    }
+
+    /// Whether [`HandleTable::len`] is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of the live handles, for leak reports. Entries changed concurrently may or
+    /// may not appear.
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let h = table.insert(());
+    /// assert_eq!(table.handles(), vec![h]);
+    /// ```
+    pub fn handles(&self) -> Vec<Handle> {
+        let mut out = Vec::new();
+        for (shard_index, shard) in self.shards.iter().enumerate() {
+            let fresh = shard.fresh();
+            for (p, pre) in shard.pages() {
+                let start = crate::page::page_start(p);
+                let end = (start + crate::page::page_len(p) as u64).min(fresh);
+                for index in start..end {
+                    // SAFETY: the page is installed and `index` lies inside it.
+                    let slot = unsafe { &*pre.wrapping_add(index as usize) };
+                    let state = slot.state.load(Ordering::Acquire);
+                    if state & LIVE != 0 {
+                        out.push(Handle::from_parts(identity_of(state), shard_index, index));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Counters describing the table's memory and entries.
+    pub fn stats(&self) -> crate::Stats {
+        let mut stats = crate::Stats {
+            live: self.len(),
+            ..crate::Stats::default()
+        };
+        for shard in &self.shards {
+            stats.pending_drops += shard.retired_len() as usize;
+            stats.exhausted_slots += shard.exhausted() as usize;
+            stats.slots += shard.capacity() as usize;
+            stats.pages += shard.pages().count();
+        }
+        stats.bytes = core::mem::size_of::<Self>() + stats.slots * core::mem::size_of::<Slot<T>>();
+        stats
+    }
+
+    /// Runs a reclamation pass on every shard now: drops every ended value that no scoped
+    /// lookup is borrowing. Returns how many ended values are still waiting (borrowed).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// static DROPS: AtomicUsize = AtomicUsize::new(0);
+    /// struct Noisy;
+    /// impl Drop for Noisy { fn drop(&mut self) { DROPS.fetch_add(1, Ordering::SeqCst); } }
+    ///
+    /// let table = handles::HandleTable::new();
+    /// let h = table.insert(Noisy);
+    /// table.remove(h).unwrap();
+    /// assert_eq!(table.flush(), 0);
+    /// assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn flush(&self) -> usize {
+        self.shards.iter().map(|shard| self.reclaim(shard)).sum()
+    }
+
+    #[inline(always)]
+    pub(crate) fn shard(&self, index: usize) -> &Shard<T> {
+        &self.shards[index]
+    }
+
+    pub(crate) fn max_generation(&self) -> u32 {
+        self.max_generation
+    }
+
+    /// The slot a handle points at, or why there is none.
+    #[inline(always)]
+    fn locate(&self, handle: Handle) -> Result<&Slot<T>, Error> {
+        self.shards[handle.shard()]
+            .slot(handle.index())
+            .ok_or_else(|| self.classify(handle))
+    }
+
+    /// The table's tag, assigning one on first use (the lazy, lock-free init guard: one
+    /// Acquire load once initialised).
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        let tag = self.tag.load(Ordering::Acquire);
+        if tag != 0 { tag } else { self.init_tag() }
+    }
+
+    #[cold]
+    fn init_tag(&self) -> u32 {
+        // Not part of any protocol: any number works, distinct numbers are better.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let candidate = NEXT.fetch_add(1, Ordering::Relaxed) % MAX_TAG + 1;
+        // Concurrent first users race here; all of them adopt the winner's tag.
+        match self
+            .tag
+            .compare_exchange(0, candidate, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => candidate,
+            Err(winner) => winner,
+        }
+    }
+
+    /// Finds a slot for an insert: home shard first, then stealing free slots from other
+    /// shards before allocating a new page anywhere (so memory tracks peak live entries).
+    #[inline]
+    fn allocate(&self, home: usize) -> Option<(usize, u64)> {
+        let shard = &self.shards[home];
+        if let Some(index) = shard.pop_free() {
+            return Some((home, index));
+        }
+        if let Some(index) = shard.bump(false) {
+            return Some((home, index));
+        }
+        self.allocate_slow(home)
+    }
+
+    #[cold]
+    fn allocate_slow(&self, home: usize) -> Option<(usize, u64)> {
+        let others = (1..SHARDS).map(|k| (home + k) % SHARDS);
+        for s in others.clone() {
+            if let Some(index) = self.shards[s].pop_free() {
+                return Some((s, index));
+            }
+        }
+        for s in core::iter::once(home).chain(others) {
+            if let Some(index) = self.shards[s].bump(true) {
+                return Some((s, index));
+            }
+        }
+        None
+    }
+
+    /// Explains why `handle` failed (slow path only).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn classify(&self, handle: Handle) -> Error {
+        let tag = self.tag.load(Ordering::Acquire);
+        if tag == 0 || handle.tag() != tag {
+            return Error::WrongTable;
+        }
+        let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
+            return Error::Invalid;
+        };
+        let state = slot.state.load(Ordering::Acquire);
+        if state == 0 {
+            return Error::Invalid; // never used
+        }
+        let (wanted, current) = (handle.generation(), slot::generation_of(state));
+        let occupied = state & (LIVE | REVOKED | ENDED | TAKING | RETIRED) != 0;
+        if !occupied {
+            // FREE: `current` is the generation the next occupant will get.
+            return if wanted < current {
+                Error::Stale
+            } else {
+                Error::Invalid
+            };
+        }
+        match wanted.cmp(&current) {
+            core::cmp::Ordering::Less => Error::Stale,
+            core::cmp::Ordering::Greater => Error::Invalid,
+            // Raced with a `take` (in flight, or just undone): try again.
+            _ if state & (TAKING | LIVE) != 0 => Error::Busy,
+            _ => Error::Stale,
+        }
+    }
+}
+
+impl<T: Send + Sync> Default for HandleTable<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> core::fmt::Debug for HandleTable<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let live: i64 = self.shards.iter().map(Shard::live).sum();
+        f.debug_struct("HandleTable")
+            .field("tag", &self.tag.load(Ordering::Relaxed))
+            .field("live", &live)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Drop for HandleTable<T> {
+    /// Drops every value still in the table (live, revoked or awaiting reclamation) exactly
+    /// once, then frees the pages. `&mut self` proves no guard or lookup is in progress.
+    fn drop(&mut self) {
+        let mut panic = None;
+        for shard in &self.shards {
+            let fresh = shard.fresh();
+            for (p, pre) in shard.pages() {
+                let start = crate::page::page_start(p);
+                let end = (start + crate::page::page_len(p) as u64).min(fresh);
+                for index in start..end {
+                    // SAFETY: the page is installed and `index` lies inside it.
+                    let slot = unsafe { &*pre.wrapping_add(index as usize) };
+                    if slot::has_value(slot.state.load(Ordering::Relaxed)) {
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            // SAFETY: the state says the cell holds a value, and `&mut self`
+                            // excludes every other access.
+                            unsafe { slot.drop_value() }
+                        }));
+                        if let Err(payload) = result {
+                            panic.get_or_insert(payload);
+                        }
+                    }
+                }
+                // SAFETY: the page came from `page::alloc(p)`; all its values are dropped and
+                // no reference into it survives `&mut self`.
+                unsafe { crate::page::free(p, pre) };
+            }
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Cross-crate tests of `handles`; the tests live in `tests/tests/`.
