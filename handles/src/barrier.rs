@@ -20,8 +20,10 @@
 use crate::sync::{Ordering, fence};
 
 /// Barrier mode not decided yet; readers fence (always safe).
+#[cfg_attr(any(loom, miri), allow(dead_code))]
 const UNKNOWN: u8 = 0;
 /// membarrier works: readers use a compiler fence only.
+#[cfg_attr(any(loom, miri), allow(dead_code))]
 const ASYMMETRIC: u8 = 1;
 /// No membarrier: both sides fence.
 const SYMMETRIC: u8 = 2;

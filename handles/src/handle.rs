@@ -38,8 +38,11 @@ pub(crate) const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
 /// The bits that identify an occupant: tag and generation.
 pub(crate) const IDENTITY_MASK: u64 = !((1 << TAG_SHIFT) - 1);
 
-/// Number of shards in every table.
+/// Number of shards in every table (2 under loom, to keep models small; the layout is the same).
+#[cfg(not(loom))]
 pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
+#[cfg(loom)]
+pub(crate) const SHARDS: usize = 2;
 /// Slots per shard.
 pub(crate) const SHARD_CAPACITY: u64 = 1 << INDEX_BITS;
 /// Largest generation a slot can reach.
@@ -122,7 +125,7 @@ impl Handle {
 
     #[inline(always)]
     pub(crate) fn shard(self) -> usize {
-        ((self.into_raw() >> SHARD_SHIFT) & SHARD_MASK) as usize
+        ((self.into_raw() >> SHARD_SHIFT) & SHARD_MASK) as usize & (SHARDS - 1)
     }
 
     #[inline(always)]

@@ -1,1 +1,390 @@
+//! Loom models of every concurrency protocol in the crate.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p handles --release
+//! --lib loom_models`. Under loom, pages are 2 slots (so growth is cheap to reach), both
+//! barriers are `SeqCst` fences (the semantics membarrier provides), and every access to a
+//! stored value goes through loom's `UnsafeCell`, so a value read while it is being dropped is
+//! reported as a data race.
 
+use crate::{Error, Handle, HandleTable};
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// `loom::thread::spawn`, plus what the thread-exit hook does when the closure returns.
+mod thread {
+    pub(super) use loom::thread::JoinHandle;
+
+    pub(super) fn spawn<R: Send + 'static>(
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> JoinHandle<R> {
+        loom::thread::spawn(move || {
+            let result = f();
+            crate::registry::exit_current();
+            result
+        })
+    }
+}
+
+/// A value that counts its drops and whose payload is a loom-tracked cell: reading it while
+/// (or after) it is dropped is a detected race.
+struct Tracked {
+    id: u64,
+    payload: UnsafeCell<u64>,
+    drops: Arc<AtomicUsize>,
+}
+
+// SAFETY: `payload` is written only in `drop` (with `&mut self`), read through `&self`
+// otherwise; loom checks that those never overlap, which is exactly what the models test.
+unsafe impl Sync for Tracked {}
+
+impl Tracked {
+    fn new(id: u64, drops: &Arc<AtomicUsize>) -> Tracked {
+        Tracked {
+            id,
+            payload: UnsafeCell::new(id),
+            drops: drops.clone(),
+        }
+    }
+
+    /// Reads the payload (a tracked access) and checks it still holds the id.
+    fn read(&self) -> u64 {
+        // SAFETY: a plain read of the cell; loom reports it if it races with `drop`.
+        let v = self.payload.with(|p| unsafe { *p });
+        assert_eq!(v, self.id, "read a dropped or foreign value");
+        v
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`; loom reports it if a reader still accesses the payload.
+        self.payload.with_mut(|p| unsafe { *p = u64::MAX });
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` under loom (preemption bound from `LOOM_MAX_PREEMPTIONS`, default 3).
+///
+/// The body runs on a spawned loom thread: loom tears down lazy statics (our thread registry)
+/// before the main thread's thread-locals, so a record claimed on the main thread could not be
+/// released. Spawned threads release theirs when they finish, as real threads do.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    let f = std::sync::Arc::new(f);
+    builder.check(move || {
+        let f = f.clone();
+        thread::spawn(move || f()).join().unwrap();
+    });
+}
+
+fn table() -> Arc<HandleTable<Tracked>> {
+    Arc::new(HandleTable::new())
+}
+
+/// Insert publishes the value: a lookup that sees the handle (through a Relaxed channel, so no
+/// help from outside the table) either misses the entry or reads the fully written value.
+#[test]
+fn insert_vs_lookup() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let channel = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let (table, drops, channel) = (table.clone(), drops.clone(), channel.clone());
+            thread::spawn(move || {
+                let h = table.insert(Tracked::new(7, &drops));
+                channel.store(h.into_raw(), Ordering::Relaxed);
+            })
+        };
+        if let Some(h) = Handle::from_raw(channel.load(Ordering::Relaxed)) {
+            match table.with(h, Tracked::read) {
+                Ok(v) => assert_eq!(v, 7),
+                Err(e) => assert!(matches!(e, Error::Invalid | Error::WrongTable), "{e:?}"),
+            }
+        }
+        writer.join().unwrap();
+        drop(table);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Remove racing a scoped lookup: the value is dropped exactly once, never while borrowed.
+#[test]
+fn remove_vs_scoped_lookup() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(1, &drops));
+        let reader = {
+            let table = table.clone();
+            thread::spawn(move || match table.with(h, Tracked::read) {
+                Ok(v) => assert_eq!(v, 1),
+                Err(e) => assert_eq!(e, Error::Stale),
+            })
+        };
+        table.remove(h).unwrap();
+        table.flush();
+        reader.join().unwrap();
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(table.with(h, Tracked::read), Err(Error::Stale));
+    });
+}
+
+/// The last release races a lookup and a retain: exactly one release reports "last", the
+/// value is dropped once, and no lookup reads it after that.
+#[test]
+fn release_to_zero_vs_lookup_and_retain() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(3, &drops));
+        table.retain(h).unwrap(); // two references
+        let other = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let mut last = 0;
+                if table.retain(h).is_ok() {
+                    assert_eq!(table.with(h, Tracked::read), Ok(3));
+                    last += table.release(h).unwrap() as usize;
+                }
+                if let Ok(v) = table.with(h, Tracked::read) {
+                    assert_eq!(v, 3);
+                }
+                last
+            })
+        };
+        let mut last = table.release(h).unwrap() as usize;
+        last += table.release(h).unwrap() as usize;
+        last += other.join().unwrap();
+        assert_eq!(last, 1, "exactly one release is the last");
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Revoke with an outstanding counted reference: new lookups fail at once, the outstanding
+/// reference stays usable, and its release ends the entry.
+#[test]
+fn revoke_with_outstanding_references() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(4, &drops));
+        table.retain(h).unwrap(); // the reference C would hold
+        let revoker = {
+            let table = table.clone();
+            thread::spawn(move || {
+                table.remove(h).unwrap();
+                assert_eq!(table.with(h, Tracked::read), Err(Error::Stale));
+                assert_eq!(table.retain(h), Err(Error::Stale));
+            })
+        };
+        // The holder of the counted reference may still use the value...
+        let g = table.get(h);
+        if let Ok(g) = &g {
+            g.read();
+        }
+        drop(g);
+        revoker.join().unwrap();
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            0,
+            "a reference is still outstanding"
+        );
+        // ...and its release is the last one.
+        assert_eq!(table.release(h), Ok(true));
+        assert_eq!(table.release(h), Err(Error::Stale));
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A slot is reused (generation + 1) while a lookup with the old handle is in flight: the old
+/// handle never reaches the new value.
+#[test]
+fn slot_reuse_vs_old_handle() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let old = table.insert(Tracked::new(1, &drops));
+        let reuser = {
+            let (table, drops) = (table.clone(), drops.clone());
+            thread::spawn(move || {
+                table.remove(old).unwrap();
+                table.flush();
+                table.insert(Tracked::new(2, &drops))
+            })
+        };
+        match table.with(old, Tracked::read) {
+            Ok(v) => assert_eq!(v, 1, "old handle reached the new value"),
+            Err(e) => assert_eq!(e, Error::Stale),
+        }
+        let new = reuser.join().unwrap();
+        assert_ne!(new, old);
+        assert_eq!(table.with(new, Tracked::read), Ok(2));
+        assert_eq!(table.with(old, Tracked::read), Err(Error::Stale));
+        drop(table);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// Page growth racing lookups: a lookup of a handle in a newly installed page sees the page
+/// and the value, or misses cleanly; a lookup in an existing page is unaffected.
+#[test]
+fn page_growth_vs_lookup() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let channel = Arc::new(AtomicU64::new(0));
+        let grower = {
+            let (table, drops, channel) = (table.clone(), drops.clone(), channel.clone());
+            thread::spawn(move || {
+                // Pages hold 2 slots under loom: the third insert installs page 1.
+                let first = table.insert(Tracked::new(10, &drops));
+                table.insert(Tracked::new(11, &drops));
+                let third = table.insert(Tracked::new(12, &drops));
+                assert_ne!(first.into_raw() >> 22 << 22, 0);
+                channel.store(third.into_raw(), Ordering::Relaxed);
+                first
+            })
+        };
+        if let Some(h) = Handle::from_raw(channel.load(Ordering::Relaxed)) {
+            match table.with(h, Tracked::read) {
+                Ok(v) => assert_eq!(v, 12),
+                Err(e) => assert!(matches!(e, Error::Invalid | Error::WrongTable), "{e:?}"),
+            }
+        }
+        let first = grower.join().unwrap();
+        assert_eq!(table.with(first, Tracked::read), Ok(10));
+        assert_eq!(table.stats().pages, 2);
+        drop(table);
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+    });
+}
+
+/// Concurrent first users of a fresh table agree on its tag (the lazy init guard): both
+/// handles work, from both threads.
+#[test]
+fn init_guard_concurrent_first_users() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let other = {
+            let (table, drops) = (table.clone(), drops.clone());
+            thread::spawn(move || table.insert(Tracked::new(1, &drops)))
+        };
+        let mine = table.insert(Tracked::new(2, &drops));
+        let theirs = other.join().unwrap();
+        assert_ne!(mine, theirs);
+        assert_eq!(
+            mine.into_raw() >> 28 & 0x3ff,
+            theirs.into_raw() >> 28 & 0x3ff,
+            "one tag"
+        );
+        assert_eq!(table.with(theirs, Tracked::read), Ok(1));
+        assert_eq!(table.with(mine, Tracked::read), Ok(2));
+        drop(table);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A thread that read a value exits; its record is recycled by another thread while the value
+/// is removed and reclaimed. The exited thread's hazard never blocks or breaks reclamation,
+/// and records stay bounded by the number of threads alive at once.
+#[test]
+fn thread_exit_recycling() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(5, &drops));
+        let first = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let _ = table.with(h, Tracked::read);
+            })
+        };
+        first.join().unwrap();
+        let second = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let _ = table.with(h, Tracked::read);
+            })
+        };
+        table.remove(h).unwrap();
+        table.flush();
+        second.join().unwrap();
+        assert_eq!(table.flush(), 0, "no hazard survives its thread");
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        let (records, _) = crate::registry::counts();
+        assert!(
+            records <= 2,
+            "model thread + one recycled record, got {records}"
+        );
+    });
+}
+
+/// `take` racing a scoped lookup: either take wins (the reader fails, the value moves out
+/// unread by anyone else) or it reports Busy and the entry is unchanged.
+#[test]
+fn take_vs_scoped_lookup() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(6, &drops));
+        let reader = {
+            let table = table.clone();
+            thread::spawn(move || match table.with(h, Tracked::read) {
+                Ok(v) => assert_eq!(v, 6),
+                Err(e) => assert!(matches!(e, Error::Stale | Error::Busy), "{e:?}"),
+            })
+        };
+        match table.take(h) {
+            Ok(value) => {
+                assert_eq!(value.read(), 6);
+                drop(value); // races with the reader unless take excluded it
+            }
+            Err(e) => {
+                assert_eq!(e, Error::Busy);
+            }
+        }
+        reader.join().unwrap();
+        drop(table);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Two threads pop and push the same shard's free list at once (they steal from the main
+/// thread's shard): the Treiber stack's ABA counter keeps every slot owned by one entry.
+#[test]
+fn free_list_pop_push_race() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let a = table.insert(Tracked::new(1, &drops));
+        let b = table.insert(Tracked::new(2, &drops));
+        table.remove(a).unwrap();
+        table.remove(b).unwrap();
+        table.flush(); // two free slots in the main thread's shard
+        let workers: Vec<_> = (0..2)
+            .map(|i| {
+                let (table, drops) = (table.clone(), drops.clone());
+                thread::spawn(move || {
+                    let h = table.insert(Tracked::new(10 + i, &drops));
+                    assert_eq!(table.with(h, Tracked::read), Ok(10 + i));
+                    table.remove(h).unwrap();
+                    table.flush();
+                    h
+                })
+            })
+            .collect();
+        let handles: Vec<Handle> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        assert_ne!(handles[0], handles[1]);
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
+    });
+}

@@ -115,8 +115,12 @@ impl Registry {
     fn release(&self, rec: &Record) {
         for h in &rec.hazards {
             // A guard leaked with mem::forget leaves its hazard set; the thread is gone, so
-            // the borrow it stood for is gone too.
-            h.store(0, Ordering::Relaxed);
+            // the borrow it stood for is gone too. Every hazard clear is a Release store: a
+            // reclaimer that reads this 0 must also see the thread's earlier reads of values
+            // (a Relaxed store would not continue the guard's release sequence).
+            if h.load(Ordering::Relaxed) != 0 {
+                h.store(0, Ordering::Release);
+            }
         }
         // Release orders the clearing above before the next claimer's Acquire.
         rec.claimed.store(0, Ordering::Release);
@@ -200,8 +204,10 @@ pub(crate) fn registry() -> &'static Registry {
 }
 
 /// Releases the thread's record when the thread exits.
+#[cfg(not(loom))]
 struct ExitHook;
 
+#[cfg(not(loom))]
 impl Drop for ExitHook {
     fn drop(&mut self) {
         let rec = CURRENT.with(|c| c.replace(ptr::null()));
@@ -214,25 +220,21 @@ impl Drop for ExitHook {
 
 #[cfg(not(loom))]
 thread_local! {
-    // No destructor, const-initialised: reading it is a single TLS load on the fast path.
+    // No destructor, const-initialised: reading it is a single TLS load on the fast path, and
+    // it stays readable while other thread-locals are destroyed.
     static CURRENT: core::cell::Cell<*const Record> = const { core::cell::Cell::new(ptr::null()) };
     // Has a destructor; touched once per thread, on registration, to hook thread exit.
     static EXIT: ExitHook = const { ExitHook };
-}
-
-#[cfg(loom)]
-loom::thread_local! {
-    static CURRENT: core::cell::Cell<*const Record> = core::cell::Cell::new(ptr::null());
-    static EXIT: ExitHook = ExitHook;
 }
 
 /// This thread's record, registering the thread on first use.
 ///
 /// `None` while the thread's thread-locals are being destroyed (a value dropped from another
 /// thread-local's destructor): callers then use paths that need no record.
+#[cfg(not(loom))]
 #[inline(always)]
 pub(crate) fn current() -> Option<&'static Record> {
-    let rec = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    let rec = CURRENT.with(|c| c.get());
     if !rec.is_null() {
         // SAFETY: records are never freed while the registry lives.
         return Some(unsafe { &*rec });
@@ -240,19 +242,49 @@ pub(crate) fn current() -> Option<&'static Record> {
     register_current()
 }
 
+#[cfg(not(loom))]
 #[cold]
 fn register_current() -> Option<&'static Record> {
     // Touching EXIT registers its destructor; it fails once thread-local teardown has begun,
     // and then we must not claim a record that nothing would release.
     EXIT.try_with(|_| ()).ok()?;
-    #[cfg(all(unix, not(any(loom, miri))))]
+    #[cfg(all(unix, not(miri)))]
     fork::install_handler();
     let rec = registry().claim();
-    if CURRENT.try_with(|c| c.set(rec)).is_err() {
-        registry().release(rec);
-        return None;
-    }
+    CURRENT.with(|c| c.set(rec));
     Some(rec)
+}
+
+// Under loom, thread-local destructors run outside the execution that created them, so the
+// record lives in a plain cell and loom models call `exit_current` where a real thread's
+// `ExitHook` would run. Both paths release through `Registry::release`.
+#[cfg(loom)]
+loom::thread_local! {
+    static LOCAL: core::cell::Cell<*const Record> = core::cell::Cell::new(ptr::null());
+}
+
+#[cfg(loom)]
+pub(crate) fn current() -> Option<&'static Record> {
+    let rec = LOCAL
+        .try_with(|local| {
+            if local.get().is_null() {
+                local.set(registry().claim());
+            }
+            local.get()
+        })
+        .ok()?;
+    // SAFETY: records are never freed while the registry lives.
+    Some(unsafe { &*rec })
+}
+
+/// What a thread's exit hook does, for loom models (see `LOCAL`).
+#[cfg(loom)]
+pub(crate) fn exit_current() {
+    let rec = LOCAL.with(|local| local.replace(ptr::null()));
+    if !rec.is_null() {
+        // SAFETY: records are never freed while the registry lives.
+        registry().release(unsafe { &*rec });
+    }
 }
 
 /// Registry counts for stats: (records allocated, records claimed by live threads).

@@ -192,7 +192,7 @@ impl<T: Send + Sync> HandleTable<T> {
     pub fn get(&self, handle: Handle) -> Result<Guard<'_, T>, Error> {
         let raw = handle.into_raw();
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
-            return Err(self.classify(handle));
+            return Err(self.classify(handle, None));
         };
         let Some(hazard) = registry::current().and_then(Record::free_hazard) else {
             return self.get_counted(handle, slot);
@@ -204,8 +204,10 @@ impl<T: Send + Sync> HandleTable<T> {
         // Acquire pairs with insert's Release: the value is initialised.
         let state = slot.state.load(Ordering::Acquire);
         if !is_live_for(state, raw) {
-            hazard.store(0, Ordering::Relaxed);
-            return Err(self.classify(handle));
+            // Release, like every hazard clear: a reclaimer that reads this 0 instead of an
+            // earlier guard's clear must still be ordered after that guard's reads.
+            hazard.store(0, Ordering::Release);
+            return Err(self.classify(handle, Some(state)));
         }
         Ok(Guard::new(self, slot, Hold::Hazard(hazard)))
     }
@@ -237,7 +239,7 @@ impl<T: Send + Sync> HandleTable<T> {
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
             if !is_live_for(state, raw) {
-                return Err(self.classify(handle));
+                return Err(self.classify(handle, Some(state)));
             }
             if state & PAYLOAD_MASK == MAX_REFS {
                 return Err(Error::Full);
@@ -264,7 +266,7 @@ impl<T: Send + Sync> HandleTable<T> {
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
             if !is_counted_for(state, raw) {
-                return Err(self.classify(handle));
+                return Err(self.classify(handle, Some(state)));
             }
             let last = state & PAYLOAD_MASK == 1;
             let new = if last {
@@ -313,7 +315,7 @@ impl<T: Send + Sync> HandleTable<T> {
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
             if !is_live_for(state, raw) {
-                return Err(self.classify(handle));
+                return Err(self.classify(handle, Some(state)));
             }
             let refs = state & PAYLOAD_MASK;
             let new = if refs == 1 {
@@ -355,7 +357,7 @@ impl<T: Send + Sync> HandleTable<T> {
         let mut state = slot.state.load(Ordering::Relaxed);
         let identity = loop {
             if !is_live_for(state, raw) {
-                return Err(self.classify(handle));
+                return Err(self.classify(handle, Some(state)));
             }
             if state & PAYLOAD_MASK != 1 {
                 return Err(Error::Busy);
@@ -490,7 +492,7 @@ impl<T: Send + Sync> HandleTable<T> {
     fn locate(&self, handle: Handle) -> Result<&Slot<T>, Error> {
         self.shards[handle.shard()]
             .slot(handle.index())
-            .ok_or_else(|| self.classify(handle))
+            .ok_or_else(|| self.classify(handle, None))
     }
 
     /// The table's tag, assigning one on first use (the lazy, lock-free init guard: one
@@ -546,20 +548,20 @@ impl<T: Send + Sync> HandleTable<T> {
         None
     }
 
-    /// Explains why `handle` failed (slow path only).
+    /// Explains why an operation on `handle` failed, from the slot state that operation saw
+    /// (`None` when the handle's page does not exist). Slow path only.
     #[cold]
     #[inline(never)]
-    pub(crate) fn classify(&self, handle: Handle) -> Error {
+    pub(crate) fn classify(&self, handle: Handle, seen: Option<u64>) -> Error {
         let tag = self.tag.load(Ordering::Acquire);
         if tag == 0 || handle.tag() != tag {
             return Error::WrongTable;
         }
-        let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
-            return Error::Invalid;
+        let Some(state) = seen else {
+            return Error::Invalid; // no such page: never issued
         };
-        let state = slot.state.load(Ordering::Acquire);
         if state == 0 {
-            return Error::Invalid; // never used
+            return Error::Invalid; // slot never used
         }
         let (wanted, current) = (handle.generation(), slot::generation_of(state));
         let occupied = state & (LIVE | REVOKED | ENDED | TAKING | RETIRED) != 0;
@@ -574,8 +576,8 @@ impl<T: Send + Sync> HandleTable<T> {
         match wanted.cmp(&current) {
             core::cmp::Ordering::Less => Error::Stale,
             core::cmp::Ordering::Greater => Error::Invalid,
-            // Raced with a `take` (in flight, or just undone): try again.
-            _ if state & (TAKING | LIVE) != 0 => Error::Busy,
+            // A `take` is deciding: it either ends the entry or puts it back.
+            _ if state & TAKING != 0 => Error::Busy,
             _ => Error::Stale,
         }
     }
