@@ -70,6 +70,8 @@ mod table;
 
 #[cfg(all(test, loom))]
 mod loom_models;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 pub use error::{Error, InsertError};
 pub use guard::Guard;

@@ -112,6 +112,7 @@ impl Registry {
     }
 
     /// Returns a record to the pool (at thread exit).
+    #[cfg_attr(all(loom, not(test)), allow(dead_code))]
     fn release(&self, rec: &Record) {
         for h in &rec.hazards {
             // A guard leaked with mem::forget leaves its hazard set; the thread is gone, so
@@ -278,7 +279,7 @@ pub(crate) fn current() -> Option<&'static Record> {
 }
 
 /// What a thread's exit hook does, for loom models (see `LOCAL`).
-#[cfg(loom)]
+#[cfg(all(loom, test))]
 pub(crate) fn exit_current() {
     let rec = LOCAL.with(|local| local.replace(ptr::null()));
     if !rec.is_null() {

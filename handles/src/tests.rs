@@ -1,0 +1,243 @@
+//! Unit tests that drive every `unsafe` path of the crate, sized to run under Miri
+//! (`cargo +nightly miri test -p handles --lib`).
+
+use crate::{Error, Handle, HandleTable};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts drops; its payload is a heap value, so Miri notices a use after drop.
+struct Tracked {
+    payload: Box<u64>,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Tracked {
+    fn new(v: u64, drops: &Arc<AtomicUsize>) -> Tracked {
+        Tracked {
+            payload: Box::new(v),
+            drops: drops.clone(),
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counter() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+#[test]
+fn lifecycle_and_drop_exactly_once() {
+    let drops = counter();
+    let table = HandleTable::new();
+    let a = table.insert(Tracked::new(1, &drops));
+    let b = table.insert(Tracked::new(2, &drops));
+    assert_eq!(table.with(a, |t| *t.payload), Ok(1));
+    assert_eq!(*table.get(b).unwrap().payload, 2);
+    table.remove(a).unwrap();
+    assert_eq!(table.with(a, |t| *t.payload), Err(Error::Stale));
+    assert_eq!(table.flush(), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    drop(table); // b is still live: dropped with the table
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn guard_keeps_value_alive_across_reclamation() {
+    let drops = counter();
+    let table = HandleTable::new();
+    let h = table.insert(Tracked::new(7, &drops));
+    let guard = table.get(h).unwrap();
+    table.remove(h).unwrap();
+    assert_eq!(table.flush(), 1, "borrowed value must wait");
+    assert_eq!(*guard.payload, 7);
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    drop(guard);
+    assert_eq!(table.flush(), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn counted_fallback_beyond_hazard_cells() {
+    let drops = counter();
+    let table = HandleTable::new();
+    let hs: Vec<Handle> = (0..6)
+        .map(|i| table.insert(Tracked::new(i, &drops)))
+        .collect();
+    // Six guards at once: four hazards, then two counted references.
+    let guards: Vec<_> = hs.iter().map(|&h| table.get(h).unwrap()).collect();
+    for (i, &h) in hs.iter().enumerate() {
+        table.remove(h).unwrap();
+        assert_eq!(*guards[i].payload, i as u64);
+    }
+    table.flush();
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    drop(guards);
+    table.flush();
+    assert_eq!(drops.load(Ordering::SeqCst), 6);
+    assert!(table.is_empty());
+}
+
+#[test]
+fn take_moves_out_or_reports_busy() {
+    let drops = counter();
+    let table = HandleTable::new();
+    let h = table.insert(Tracked::new(3, &drops));
+    {
+        let _g = table.get(h).unwrap();
+        assert_eq!(table.take(h).err(), Some(Error::Busy));
+    }
+    table.retain(h).unwrap();
+    assert_eq!(table.take(h).err(), Some(Error::Busy));
+    table.release(h).unwrap();
+    let value = table.take(h).unwrap();
+    assert_eq!(*value.payload, 3);
+    assert_eq!(table.with(h, |_| ()), Err(Error::Stale));
+    drop(value);
+    drop(table);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn revoked_entries_with_references_drop_with_table() {
+    let drops = counter();
+    let table = HandleTable::new();
+    let h = table.insert(Tracked::new(4, &drops));
+    table.retain(h).unwrap();
+    table.remove(h).unwrap(); // REVOKED with one reference left
+    let ended = table.insert(Tracked::new(5, &drops));
+    table.remove(ended).unwrap(); // ENDED, pending reclamation
+    drop(table);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn panicking_drop_leaves_table_consistent() {
+    struct Bomb(Arc<AtomicUsize>);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("boom");
+        }
+    }
+    let drops = counter();
+    let table = HandleTable::new();
+    let bombs: Vec<Handle> = (0..3).map(|_| table.insert(Bomb(drops.clone()))).collect();
+    for &h in &bombs {
+        table.remove(h).unwrap();
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| table.flush()));
+    assert!(result.is_err());
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "every value dropped despite the panic"
+    );
+    let h = table.insert(Bomb(drops.clone()));
+    assert!(table.contains(h));
+    let bomb = table.take(h).unwrap();
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(bomb))).is_err());
+    assert_eq!(table.stats().pending_drops, 0);
+}
+
+#[test]
+fn reentrant_closure_and_drop() {
+    struct Reenter(&'static HandleTable<Reenter>, Option<Handle>);
+    impl Drop for Reenter {
+        fn drop(&mut self) {
+            if let Some(h) = self.1 {
+                let _ = self.0.remove(h);
+                let inner = self.0.insert(Reenter(self.0, None));
+                self.0.remove(inner).unwrap();
+            }
+        }
+    }
+    static TABLE: HandleTable<Reenter> = HandleTable::new();
+    let table = &TABLE;
+    let other = table.insert(Reenter(table, None));
+    let h = table.insert(Reenter(table, Some(other)));
+    let seen = table.with(h, |v| {
+        table.remove(h).unwrap(); // remove our own handle while borrowing it
+        let fresh = table.insert(Reenter(table, None));
+        assert!(table.with(other, |_| ()).is_ok());
+        table.flush(); // our value is hazarded, so it must survive this
+        table.remove(fresh).unwrap();
+        v.1
+    });
+    assert_eq!(seen, Ok(Some(other)));
+    table.flush(); // drops h's value, whose Drop removes `other` and churns the table
+    table.flush();
+    assert!(table.is_empty());
+    assert_eq!(table.stats().pending_drops, 0);
+}
+
+#[test]
+fn threads_share_and_exit() {
+    let drops = counter();
+    let table = Arc::new(HandleTable::new());
+    let shared = table.insert(Tracked::new(9, &drops));
+    let workers: Vec<_> = (0..3)
+        .map(|i| {
+            let (table, drops) = (table.clone(), drops.clone());
+            std::thread::spawn(move || {
+                for j in 0..4 {
+                    assert_eq!(table.with(shared, |t| *t.payload), Ok(9));
+                    let mine = table.insert(Tracked::new(i * 10 + j, &drops));
+                    assert_eq!(table.with(mine, |t| *t.payload), Ok(i * 10 + j));
+                    table.remove(mine).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    table.remove(shared).unwrap();
+    assert_eq!(table.flush(), 0, "exited threads leave no hazards");
+    assert_eq!(drops.load(Ordering::SeqCst), 13);
+    let stats = crate::thread_stats();
+    assert!(stats.records >= 1);
+}
+
+#[test]
+fn generation_exhaustion_retires_slots() {
+    let table = HandleTable::with_max_generation(1);
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..8 {
+        let h = table.insert(i);
+        assert!(seen.insert(h), "handle reissued");
+        table.remove(h).unwrap();
+        table.flush();
+    }
+    assert_eq!(table.stats().exhausted_slots, 4);
+}
+
+#[test]
+fn forged_handles_are_rejected() {
+    let table = HandleTable::new();
+    let other = HandleTable::new();
+    let h = table.insert(1u32);
+    let foreign = other.insert(2u32);
+    assert_eq!(table.with(foreign, |_| ()), Err(Error::WrongTable));
+    let raw = h.into_raw();
+    for bit in 0..64 {
+        // A single-bit handle (tag 1, shard 0, index 0, generation 0) flips to 0: not a handle.
+        let Some(forged) = Handle::from_raw(raw ^ (1 << bit)) else {
+            continue;
+        };
+        match table.with(forged, |v| *v) {
+            Ok(v) => panic!("forged handle {forged:?} reached value {v}"),
+            Err(e) => assert!(matches!(
+                e,
+                Error::Invalid | Error::WrongTable | Error::Stale
+            )),
+        }
+    }
+    for raw in [1, u64::MAX, 1 << 63, (1 << 22) - 1] {
+        assert!(table.with(Handle::from_raw(raw).unwrap(), |_| ()).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Helpers shared by the integration tests: drop-counted values and the handle layout.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Per-id drop counters for a group of [`Tracked`] values.
+#[derive(Clone)]
+pub struct Drops(Arc<[AtomicUsize]>);
+
+impl Drops {
+    /// Counters for ids `0..n`.
+    pub fn new(n: usize) -> Drops {
+        Drops((0..n).map(|_| AtomicUsize::new(0)).collect())
+    }
+
+    /// A value with id `id`, counted here when dropped.
+    pub fn value(&self, id: usize) -> Tracked {
+        assert!(id < self.0.len(), "id {id} out of range");
+        Tracked {
+            id,
+            magic: AtomicU64::new(ALIVE),
+            drops: self.clone(),
+        }
+    }
+
+    /// How many times value `id` has been dropped.
+    pub fn of(&self, id: usize) -> usize {
+        self.0[id].load(Ordering::SeqCst)
+    }
+
+    /// Total drops over all ids.
+    pub fn total(&self) -> usize {
+        self.0.iter().map(|c| c.load(Ordering::SeqCst)).sum()
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Asserts that every id in `ids` was dropped exactly once and every other id never.
+    pub fn assert_exactly(&self, ids: impl IntoIterator<Item = usize>) {
+        let mut want = vec![0usize; self.0.len()];
+        for id in ids {
+            want[id] += 1;
+        }
+        for (id, &w) in want.iter().enumerate() {
+            assert_eq!(
+                self.of(id),
+                w,
+                "value {id}: dropped {} times, expected {w}",
+                self.of(id)
+            );
+        }
+    }
+
+    /// Asserts that every value was dropped exactly once.
+    pub fn assert_all_once(&self) {
+        self.assert_exactly(0..self.0.len());
+    }
+}
+
+const ALIVE: u64 = 0x411e_411e_411e_411e;
+const DEAD: u64 = 0xdead_dead_dead_dead;
+
+/// A value that counts its drops and carries a canary that its `Drop` overwrites, so a read
+/// of a dropped value (a use-after-free the table should make impossible) is likely caught.
+pub struct Tracked {
+    /// The value's id in its [`Drops`].
+    pub id: usize,
+    magic: AtomicU64,
+    drops: Drops,
+}
+
+impl Tracked {
+    /// Asserts the value has not been dropped, then returns its id.
+    pub fn check(&self) -> usize {
+        let magic = self.magic.load(Ordering::SeqCst);
+        assert_eq!(magic, ALIVE, "value {} read after its drop", self.id);
+        self.id
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let was = self.magic.swap(DEAD, Ordering::SeqCst);
+        assert_eq!(was, ALIVE, "value {} dropped twice", self.id);
+        self.drops.0[self.id].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The documented handle layout (handles/src/handle.rs, ARCHITECTURE.md):
+/// `generation:26 | tag:10 | shard:6 | index:22`, most significant first. Tests that forge
+/// handles field by field use it; `semantics::layout_is_as_documented` checks it.
+pub mod layout {
+    /// Width of the slot index field.
+    pub const INDEX_BITS: u32 = 22;
+    /// Width of the shard field.
+    pub const SHARD_BITS: u32 = 6;
+    /// Width of the table tag field.
+    pub const TAG_BITS: u32 = 10;
+    /// Width of the generation field.
+    pub const GEN_BITS: u32 = 26;
+    /// Position of the shard field.
+    pub const SHARD_SHIFT: u32 = INDEX_BITS;
+    /// Position of the tag field.
+    pub const TAG_SHIFT: u32 = SHARD_SHIFT + SHARD_BITS;
+    /// Position of the generation field.
+    pub const GEN_SHIFT: u32 = TAG_SHIFT + TAG_BITS;
+
+    /// Splits a raw handle into (generation, tag, shard, index).
+    pub fn fields(raw: u64) -> (u64, u64, u64, u64) {
+        (
+            raw >> GEN_SHIFT,
+            (raw >> TAG_SHIFT) & ((1 << TAG_BITS) - 1),
+            (raw >> SHARD_SHIFT) & ((1 << SHARD_BITS) - 1),
+            raw & ((1 << INDEX_BITS) - 1),
+        )
+    }
+
+    /// Builds a raw handle from (generation, tag, shard, index); fields are masked.
+    pub fn join(generation: u64, tag: u64, shard: u64, index: u64) -> u64 {
+        (generation << GEN_SHIFT)
+            | ((tag & ((1 << TAG_BITS) - 1)) << TAG_SHIFT)
+            | ((shard & ((1 << SHARD_BITS) - 1)) << SHARD_SHIFT)
+            | (index & ((1 << INDEX_BITS) - 1))
+    }
+}
+
+/// A small deterministic xorshift64* generator (no dependency, reproducible sweeps).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
