@@ -1,22 +1,22 @@
 //! `Guard`: a scoped borrow of a table entry.
 
-use crate::handle::Handle;
+use crate::registry::Record;
 use crate::slot::Slot;
 use crate::sync::{AtomicUsize, Ordering};
-use crate::table::HandleTable;
 use core::marker::PhantomData;
 use core::ops::Deref;
 
-/// What keeps the value alive while a guard exists.
+/// What keeps the value alive while a guard exists: always a hazard cell naming the slot.
 pub(crate) enum Hold {
-    /// This thread's hazard cell names the slot (the normal, write-free case).
+    /// A cell of this thread's record (the normal case).
     Hazard(&'static AtomicUsize),
-    /// A counted reference (fallback when all hazard cells are in use, or during thread-local
-    /// teardown).
-    Counted(Handle),
+    /// A cell of a record claimed for this guard alone, during thread-local teardown; the
+    /// record is released with the guard.
+    Detached(&'static AtomicUsize, &'static Record),
 }
 
-/// A borrow of a table entry, returned by [`HandleTable::get`]; derefs to `&T`.
+/// A borrow of a table entry, returned by [`HandleTable::get`](crate::HandleTable::get);
+/// derefs to `&T`.
 ///
 /// While the guard lives, the value is not dropped, even if the handle is removed. The guard
 /// is tied to the thread that made it (`!Send`), because it occupies one of that thread's
@@ -29,7 +29,6 @@ pub(crate) enum Hold {
 /// assert_eq!(*g + 1, 11);
 /// ```
 pub struct Guard<'a, T: Send + Sync> {
-    table: &'a HandleTable<T>,
     slot: &'a Slot<T>,
     hold: Hold,
     /// Hazards belong to the creating thread.
@@ -38,9 +37,8 @@ pub struct Guard<'a, T: Send + Sync> {
 
 impl<'a, T: Send + Sync> Guard<'a, T> {
     #[inline(always)]
-    pub(crate) fn new(table: &'a HandleTable<T>, slot: &'a Slot<T>, hold: Hold) -> Self {
+    pub(crate) fn new(slot: &'a Slot<T>, hold: Hold) -> Self {
         Guard {
-            table,
             slot,
             hold,
             _not_send: PhantomData,
@@ -53,8 +51,9 @@ impl<T: Send + Sync> Deref for Guard<'_, T> {
 
     #[inline(always)]
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds a validated hazard on the slot or a counted reference to its
-        // occupant; either keeps the value initialised and in place until the guard drops.
+        // SAFETY: the guard holds a hazard naming the slot, validated after publication; no
+        // reclamation pass drops a value a hazard names, so it stays initialised and in place
+        // until the guard clears the hazard on drop.
         unsafe { self.slot.value() }
     }
 }
@@ -66,9 +65,9 @@ impl<T: Send + Sync> Drop for Guard<'_, T> {
             // Release orders our reads of the value before a reclaimer's Acquire load of the
             // hazard; after that it may drop the value.
             Hold::Hazard(hazard) => hazard.store(0, Ordering::Release),
-            Hold::Counted(handle) => {
-                // Cannot fail: our reference keeps the entry counted until this release.
-                let _ = self.table.release(handle);
+            Hold::Detached(hazard, record) => {
+                hazard.store(0, Ordering::Release);
+                crate::registry::registry().release(record);
             }
         }
     }

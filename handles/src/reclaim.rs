@@ -29,7 +29,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Puts an ENDED slot on its shard's retire list; runs a pass when the list is long.
     pub(crate) fn retire(&self, shard_index: usize, index: u64, slot: &Slot<T>, ended: u64) {
         let shard = self.shard(shard_index);
-        if shard.push_retired(index, slot, ended) >= RECLAIM_BATCH {
+        if shard.push_retired(index, slot, ended) >= RECLAIM_BATCH + shard.kept() {
             self.reclaim(shard);
         }
     }
@@ -59,6 +59,11 @@ impl<T: Send + Sync> HandleTable<T> {
                 borrowed.push((index, state & !PAYLOAD_MASK));
                 continue;
             }
+            // Mark the cell empty before dropping: if the process forks mid-drop, the child
+            // sees a retired slot without a value and never drops it a second time.
+            // (RETIRED also keeps stale handles classified as stale.)
+            slot.state
+                .store(identity_of(state) | RETIRED, Ordering::Relaxed);
             let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 // SAFETY: the slot is ENDED (no references), it was taken off the retire list
                 // by this pass alone, and no hazard names it after the heavy barrier, so no
@@ -71,6 +76,9 @@ impl<T: Send + Sync> HandleTable<T> {
             self.recycle_in(shard, index, slot, identity_of(state));
         }
         let remaining = borrowed.len();
+        // Entries still borrowed do not count toward the next pass's trigger, so long-lived
+        // borrows cannot make every retire run a pass.
+        shard.set_kept(remaining as u64);
         for (index, ended) in borrowed {
             let slot = shard.slot(index).expect("retired slot has a page");
             shard.push_retired(index, slot, ended);

@@ -13,14 +13,25 @@
 use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use core::ptr;
 
-/// Hazards per thread: how many scoped lookups one thread can hold at once without falling back
-/// to counted references.
+/// Hazard cells held inline in a record: a thread can hold this many scoped lookups at once
+/// before its record grows a chain of overflow chunks.
 pub(crate) const HAZARDS: usize = 4;
+/// Hazard cells per overflow chunk.
+const CHUNK: usize = 16;
+
+/// More hazard cells for a thread that nests scoped lookups deeply. Chunks are appended by the
+/// record's owner, never freed while the registry lives, and reused by the record's next owner.
+struct HazardChunk {
+    cells: [AtomicUsize; CHUNK],
+    next: AtomicPtr<HazardChunk>,
+}
 
 #[repr(align(128))]
 pub(crate) struct Record {
     /// Slot addresses this thread is reading (0 = unused). Written only by the owner.
-    pub(crate) hazards: [AtomicUsize; HAZARDS],
+    hazards: [AtomicUsize; HAZARDS],
+    /// Overflow chunks (null until the first time more than `HAZARDS` are needed).
+    overflow: AtomicPtr<HazardChunk>,
     /// 1 while a thread owns this record, 0 when it is free to claim.
     claimed: AtomicU32,
     /// Position in the registry; picks the thread's home shard.
@@ -30,18 +41,62 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// A hazard cell this thread is not using, or `None` when all are in use.
+    /// A hazard cell this thread is not using (growing the overflow chain if needed).
     #[inline(always)]
-    pub(crate) fn free_hazard(&self) -> Option<&AtomicUsize> {
+    pub(crate) fn free_hazard(&self) -> &AtomicUsize {
         // Only the owning thread writes its hazards, so a Relaxed load sees its own latest
         // store. The fast path (no nesting) is the first cell.
         let first = &self.hazards[0];
         if first.load(Ordering::Relaxed) == 0 {
-            return Some(first);
+            return first;
         }
-        self.hazards[1..]
-            .iter()
-            .find(|h| h.load(Ordering::Relaxed) == 0)
+        self.free_hazard_slow()
+    }
+
+    #[cold]
+    fn free_hazard_slow(&self) -> &AtomicUsize {
+        if let Some(cell) = self.cells().find(|c| c.load(Ordering::Relaxed) == 0) {
+            return cell;
+        }
+        // Every cell is in use: append a chunk to the end of the chain. Only the owner
+        // appends, so the tail cannot change under us.
+        let mut link = &self.overflow;
+        loop {
+            let chunk = link.load(Ordering::Acquire);
+            if chunk.is_null() {
+                break;
+            }
+            // SAFETY: published chunks are never freed while the registry lives.
+            link = unsafe { &(*chunk).next };
+        }
+        let chunk = Box::into_raw(Box::new(HazardChunk {
+            cells: core::array::from_fn(|_| AtomicUsize::new(0)),
+            next: AtomicPtr::new(ptr::null_mut()),
+        }));
+        // Release publishes the zeroed chunk to reclaimers' Acquire loads in `cells`.
+        link.store(chunk, Ordering::Release);
+        // SAFETY: just allocated and published; never freed while the registry lives.
+        unsafe { &(*chunk).cells[0] }
+    }
+
+    /// Every hazard cell of this record, inline ones first.
+    pub(crate) fn cells(&self) -> impl Iterator<Item = &AtomicUsize> {
+        let mut chunk = self.overflow.load(Ordering::Acquire);
+        let chunks = core::iter::from_fn(move || {
+            if chunk.is_null() {
+                return None;
+            }
+            // SAFETY: published chunks are initialised and never freed while the registry
+            // lives; Acquire pairs with the Release that published them.
+            let c = unsafe { &*chunk };
+            chunk = c.next.load(Ordering::Acquire);
+            Some(c.cells.iter())
+        });
+        self.hazards.iter().chain(chunks.flatten())
+    }
+
+    fn has_hazards(&self) -> bool {
+        self.cells().any(|c| c.load(Ordering::Acquire) != 0)
     }
 }
 
@@ -77,8 +132,12 @@ impl Registry {
         self.claimed.fetch_add(1, Ordering::Relaxed);
         for rec in self.iter() {
             // Acquire pairs with the Release in `release`, so the previous owner's hazard
-            // clearing happens before we reuse the cells.
+            // clearing happens before we reuse the cells. A released record may still carry
+            // hazards of guards that outlive their thread's exit hook (guards kept in other
+            // thread-locals): skip it until they are cleared, so two owners never share a
+            // hazard cell. Its old owner can only clear cells now, never publish.
             if rec.claimed.load(Ordering::Relaxed) == 0
+                && !rec.has_hazards()
                 && rec
                     .claimed
                     .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
@@ -90,6 +149,7 @@ impl Registry {
         let index = self.allocated.fetch_add(1, Ordering::Relaxed);
         let rec = Box::into_raw(Box::new(Record {
             hazards: core::array::from_fn(|_| AtomicUsize::new(0)),
+            overflow: AtomicPtr::new(ptr::null_mut()),
             claimed: AtomicU32::new(1),
             index,
             next: ptr::null(),
@@ -111,19 +171,13 @@ impl Registry {
         unsafe { &*rec }
     }
 
-    /// Returns a record to the pool (at thread exit).
-    #[cfg_attr(all(loom, not(test)), allow(dead_code))]
-    fn release(&self, rec: &Record) {
-        for h in &rec.hazards {
-            // A guard leaked with mem::forget leaves its hazard set; the thread is gone, so
-            // the borrow it stood for is gone too. Every hazard clear is a Release store: a
-            // reclaimer that reads this 0 must also see the thread's earlier reads of values
-            // (a Relaxed store would not continue the guard's release sequence).
-            if h.load(Ordering::Relaxed) != 0 {
-                h.store(0, Ordering::Release);
-            }
-        }
-        // Release orders the clearing above before the next claimer's Acquire.
+    /// Returns a record to the pool (at thread exit, or when a temporary guard ends).
+    ///
+    /// Hazards are left alone: a guard that outlives its thread's exit hook (one kept in
+    /// another thread-local) still protects its value, and `claim` skips the record until
+    /// that guard clears its cell.
+    pub(crate) fn release(&self, rec: &Record) {
+        // Release orders the owner's last hazard clears before the next claimer's Acquire.
         rec.claimed.store(0, Ordering::Release);
         self.claimed.fetch_sub(1, Ordering::Relaxed);
     }
@@ -150,9 +204,10 @@ impl Registry {
     pub(crate) fn hazards(&self, out: &mut Vec<usize>) {
         out.clear();
         for rec in self.iter() {
-            for h in &rec.hazards {
-                // Acquire pairs with the guard's Release clear: if we read 0, the reader's
-                // accesses to the value happened before our reclamation of it.
+            for h in rec.cells() {
+                // Acquire pairs with the Release of every hazard store (publish or clear): if
+                // we read 0 or another address, the reader's accesses under the hazard that
+                // named our slot happened before our reclamation of it.
                 let addr = h.load(Ordering::Acquire);
                 if addr != 0 {
                     out.push(addr);
@@ -178,8 +233,14 @@ impl Drop for Registry {
         let mut cur = self.head.load(Ordering::Relaxed);
         while !cur.is_null() {
             // SAFETY: the registry is being dropped, so no thread can reach its records; each
-            // was allocated by `Box::into_raw` in `claim`.
+            // was allocated by `Box::into_raw` in `claim`, each chunk in `free_hazard_slow`.
             let rec = unsafe { Box::from_raw(cur) };
+            let mut chunk = rec.overflow.load(Ordering::Relaxed);
+            while !chunk.is_null() {
+                // SAFETY: as above.
+                let c = unsafe { Box::from_raw(chunk) };
+                chunk = c.next.load(Ordering::Relaxed);
+            }
             cur = rec.next.cast_mut();
         }
     }
@@ -288,6 +349,13 @@ pub(crate) fn exit_current() {
     }
 }
 
+/// Claims a record for one guard, for a thread whose thread-locals are being destroyed;
+/// release it with [`Registry::release`] when the guard ends.
+#[cold]
+pub(crate) fn claim_temporary() -> &'static Record {
+    registry().claim()
+}
+
 /// Registry counts for stats: (records allocated, records claimed by live threads).
 pub(crate) fn counts() -> (usize, usize) {
     registry().counts()
@@ -301,23 +369,27 @@ mod fork {
     //! operation cut short by the fork leaves at worst a leaked slot, never a broken structure.
 
     use super::{CURRENT, registry};
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Once;
+    use std::sync::atomic::Ordering;
 
-    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    static INSTALL: Once = Once::new();
 
     pub(super) fn install_handler() {
-        if INSTALLED.load(Ordering::Relaxed) || INSTALLED.swap(true, Ordering::Relaxed) {
-            return;
-        }
-        // SAFETY: registers a plain function with no preconditions; pthread_atfork copies the
-        // pointers. Failure (ENOMEM) only loses the fork cleanup, never memory safety.
-        unsafe { libc::pthread_atfork(None, None, Some(child)) };
+        INSTALL.call_once(|| {
+            // SAFETY: registers a plain function with no preconditions. Failure (ENOMEM) only
+            // loses the fork cleanup, never memory safety.
+            unsafe { libc::pthread_atfork(None, None, Some(child)) };
+        });
     }
 
     extern "C" fn child() {
         let me = CURRENT.try_with(|c| c.get()).unwrap_or(core::ptr::null());
         for rec in registry().iter() {
             if !core::ptr::eq(rec, me) && rec.claimed.load(Ordering::Relaxed) == 1 {
+                // Those threads do not exist in the child, and neither do their borrows.
+                for cell in rec.cells() {
+                    cell.store(0, Ordering::Release);
+                }
                 registry().release(rec);
             }
         }

@@ -30,6 +30,8 @@ struct Meta {
     live: AtomicU64,
     /// Slots permanently retired because their generation is exhausted.
     exhausted: AtomicU64,
+    /// Entries the last reclamation pass had to keep (still borrowed).
+    kept: AtomicU64,
 }
 
 #[repr(align(128))]
@@ -48,6 +50,7 @@ impl<T> Shard<T> {
                     fresh: AtomicU64::new(0),
                     live: AtomicU64::new(0),
                     exhausted: AtomicU64::new(0),
+                    kept: AtomicU64::new(0),
                 },
                 #[cfg(not(loom))]
                 pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
@@ -205,6 +208,14 @@ impl<T> Shard<T> {
 
     pub(crate) fn live(&self) -> i64 {
         self.meta.live.load(Ordering::Relaxed) as i64
+    }
+
+    pub(crate) fn kept(&self) -> u64 {
+        self.meta.kept.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_kept(&self, kept: u64) {
+        self.meta.kept.store(kept, Ordering::Relaxed);
     }
 
     pub(crate) fn note_exhausted(&self) {

@@ -21,13 +21,13 @@ use crate::barrier;
 use crate::error::{Error, InsertError};
 use crate::guard::{Guard, Hold};
 use crate::handle::{Handle, MAX_GENERATION, MAX_TAG, SHARDS};
-use crate::registry::{self, Record};
+use crate::registry;
 use crate::shard::Shard;
 use crate::slot::{
     self, ENDED, LIVE, MAX_REFS, PAYLOAD_MASK, RETIRED, REVOKED, Slot, TAKING, identity_of,
     is_counted_for, is_live_for,
 };
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use core::marker::PhantomData;
 
 /// A table of `T` values addressed by [`Handle`]s.
@@ -176,9 +176,9 @@ impl<T: Send + Sync> HandleTable<T> {
 
     /// Borrows the value until the returned guard is dropped; the guard derefs to `&T`.
     ///
-    /// Like [`HandleTable::with`], it writes no shared memory. A thread can hold a few guards
-    /// at once (4); beyond that, extra guards fall back to a counted reference, which is still
-    /// correct but does write the slot.
+    /// Like [`HandleTable::with`], it writes no shared memory. A thread may hold any number
+    /// of guards at once; the first four use hazard cells inline in the thread's record, more
+    /// grow the record once.
     ///
     /// ```
     /// let table = handles::HandleTable::new();
@@ -190,33 +190,53 @@ impl<T: Send + Sync> HandleTable<T> {
     /// ```
     #[inline]
     pub fn get(&self, handle: Handle) -> Result<Guard<'_, T>, Error> {
-        let raw = handle.into_raw();
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return Err(self.classify(handle, None));
         };
-        let Some(hazard) = registry::current().and_then(Record::free_hazard) else {
-            return self.get_counted(handle, slot);
+        let Some(record) = registry::current() else {
+            return self.get_detached(handle, slot);
         };
+        let hazard = record.free_hazard();
+        self.protect(handle, slot, hazard)?;
+        Ok(Guard::new(slot, Hold::Hazard(hazard)))
+    }
+
+    /// Publishes `hazard` for `slot` and validates the handle; on failure clears the hazard.
+    #[inline(always)]
+    fn protect(&self, handle: Handle, slot: &Slot<T>, hazard: &AtomicUsize) -> Result<(), Error> {
         // Publish the hazard, then read the state. A reclaimer that misses this hazard is
-        // ordered before our state load by the barrier pair, so we then see ENDED and back off.
-        hazard.store(slot as *const Slot<T> as usize, Ordering::Relaxed);
+        // ordered before our state load by the barrier pair, so we then see the entry ended
+        // and back off. Release (a plain store on x86): a reclaimer that reads this value
+        // instead of our previous clear of the same cell is still ordered after our reads
+        // under that previous hazard.
+        hazard.store(slot as *const Slot<T> as usize, Ordering::Release);
         barrier::light();
         // Acquire pairs with insert's Release: the value is initialised.
         let state = slot.state.load(Ordering::Acquire);
-        if !is_live_for(state, raw) {
-            // Release, like every hazard clear: a reclaimer that reads this 0 instead of an
-            // earlier guard's clear must still be ordered after that guard's reads.
+        if !is_live_for(state, handle.into_raw()) {
             hazard.store(0, Ordering::Release);
             return Err(self.classify(handle, Some(state)));
         }
-        Ok(Guard::new(self, slot, Hold::Hazard(hazard)))
+        Ok(())
     }
 
-    /// A guard holding a counted reference: used when no hazard cell is free.
+    /// A scoped lookup from a thread whose thread-locals are being destroyed: it borrows a
+    /// registry record for the guard's lifetime.
     #[cold]
-    fn get_counted<'a>(&'a self, handle: Handle, slot: &'a Slot<T>) -> Result<Guard<'a, T>, Error> {
-        self.retain_slot(handle, slot)?;
-        Ok(Guard::new(self, slot, Hold::Counted(handle)))
+    fn get_detached<'a>(
+        &'a self,
+        handle: Handle,
+        slot: &'a Slot<T>,
+    ) -> Result<Guard<'a, T>, Error> {
+        let record = registry::claim_temporary();
+        let hazard = record.free_hazard();
+        match self.protect(handle, slot, hazard) {
+            Ok(()) => Ok(Guard::new(slot, Hold::Detached(hazard, record))),
+            Err(e) => {
+                registry::registry().release(record);
+                Err(e)
+            }
+        }
     }
 
     /// Adds a reference. The entry lives until every reference is released.
@@ -235,6 +255,8 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     fn retain_slot(&self, handle: Handle, slot: &Slot<T>) -> Result<(), Error> {
+        // Counted references never protect guards (a safe but wrong extra `release` could
+        // otherwise end an entry under a live guard); they are for C-style holders only.
         let raw = handle.into_raw();
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
@@ -260,6 +282,9 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Drops a reference; returns `true` when it was the last one, which ends the entry (the
     /// handle becomes stale and the value is dropped; see [`HandleTable::remove`] for when).
     /// Works on revoked entries too, for references taken before the revoke.
+    ///
+    /// If this call runs a reclamation pass and a value's `Drop` panics, the panic propagates
+    /// after the release (and the rest of the pass) has completed.
     pub fn release(&self, handle: Handle) -> Result<bool, Error> {
         let raw = handle.into_raw();
         let slot = self.locate(handle)?;
@@ -377,11 +402,9 @@ impl<T: Send + Sync> HandleTable<T> {
         // later will see TAKING and back off.
         barrier::heavy();
         let addr = slot as *const Slot<T> as usize;
-        let borrowed = registry::registry().iter().any(|rec| {
-            rec.hazards
-                .iter()
-                .any(|h| h.load(Ordering::Acquire) == addr)
-        });
+        let borrowed = registry::registry()
+            .iter()
+            .any(|rec| rec.cells().any(|h| h.load(Ordering::Acquire) == addr));
         if borrowed {
             // Release: anything we did stays ordered before the next owner's operations.
             slot.state.store(identity | LIVE | 1, Ordering::Release);

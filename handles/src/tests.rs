@@ -241,3 +241,75 @@ fn forged_handles_are_rejected() {
         assert!(table.with(Handle::from_raw(raw).unwrap(), |_| ()).is_err());
     }
 }
+
+/// Regression: guards beyond the inline hazard cells used to hold a counted reference, so a
+/// safe but wrong extra `release` could end the entry and free the value under the guard.
+#[test]
+fn extra_release_cannot_free_a_guarded_value() {
+    let drops = counter();
+    let table = HandleTable::new();
+    let hs: Vec<Handle> = (0..6)
+        .map(|i| table.insert(Tracked::new(i, &drops)))
+        .collect();
+    let guards: Vec<_> = hs.iter().map(|&h| table.get(h).unwrap()).collect();
+    let last = hs[5];
+    table.remove(last).unwrap();
+    assert_eq!(
+        table.release(last),
+        Err(Error::Stale),
+        "no reference left to release"
+    );
+    assert_eq!(table.flush(), 1, "the sixth guard still protects its value");
+    assert_eq!(*guards[5].payload, 5);
+    drop(guards);
+    table.flush();
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+/// Regression: a guard kept in a thread-local that is destroyed after the thread's exit hook
+/// (thread-locals die in reverse order of first use) must keep protecting its value, and its
+/// record must not be handed to another thread while the guard lives.
+#[test]
+fn guard_outliving_the_exit_hook_still_protects() {
+    use std::cell::RefCell;
+    use std::sync::Barrier;
+
+    static TABLE: HandleTable<Tracked> = HandleTable::new();
+    static STEP: Barrier = Barrier::new(2);
+
+    struct Keep(RefCell<Option<crate::Guard<'static, Tracked>>>);
+    impl Drop for Keep {
+        fn drop(&mut self) {
+            STEP.wait(); // 1: our exit hook has run; the other thread removes and reclaims
+            STEP.wait(); // 2: reclamation done
+            let guard = self.0.borrow_mut().take().expect("guard kept");
+            assert_eq!(*guard.payload, 11, "value freed under a live guard");
+        }
+    }
+    thread_local! {
+        static KEEP: Keep = const { Keep(RefCell::new(None)) };
+    }
+
+    let drops = counter();
+    let h = TABLE.insert(Tracked::new(11, &drops));
+    let holder = std::thread::spawn(move || {
+        KEEP.with(|_| ()); // first use: destroyed after the exit hook registered below
+        let guard = TABLE.get(h).unwrap();
+        KEEP.with(|k| *k.0.borrow_mut() = Some(guard));
+    });
+    STEP.wait(); // 1
+    TABLE.remove(h).unwrap();
+    assert_eq!(
+        TABLE.flush(),
+        1,
+        "the kept guard must still count as a borrower"
+    );
+    // A new thread must not be given the exiting thread's record while its hazard is set.
+    std::thread::spawn(move || assert!(TABLE.get(h).is_err()))
+        .join()
+        .unwrap();
+    STEP.wait(); // 2
+    holder.join().unwrap();
+    assert_eq!(TABLE.flush(), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
