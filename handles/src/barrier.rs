@@ -68,9 +68,19 @@ pub(crate) fn light() {
         // the final value) and will therefore run membarrier.
         if MODE.load(Ordering::Relaxed) == ASYMMETRIC {
             core::sync::atomic::compiler_fence(Ordering::SeqCst);
-            return;
+        } else {
+            full_fence();
         }
     }
+    #[cfg(any(loom, miri))]
+    fence(Ordering::SeqCst);
+}
+
+/// The symmetric fallback, out of line so the fence-free path falls through.
+#[cfg(not(any(loom, miri)))]
+#[cold]
+#[inline(never)]
+fn full_fence() {
     fence(Ordering::SeqCst);
 }
 

@@ -1,9 +1,10 @@
 //! Page geometry and page memory. Pages never move and are freed only with their table.
 //!
 //! A shard's slot indices are split into pages of doubling size: page 0 holds indices
-//! `[0, 64)`, page `p >= 1` holds `[64 << (p-1), 64 << p)`. So `page_of(i)` is one shift and
-//! one leading-zero count, growth allocates a new page and never copies, and a table with a
-//! handful of entries costs one 64-slot page per shard it uses.
+//! `[0, 256)`, page `p >= 1` holds `[256 << (p-1), 256 << p)`. So `page_of(i)` is a shift, an
+//! OR and a bit scan, growth allocates a new page and never copies, and a table with a handful
+//! of entries costs one 256-slot page per shard it uses. 15 pages cover a shard, which keeps a
+//! shard at 256 bytes (a power of two, so shard selection is a shift and a mask).
 //!
 //! Each shard stores, for page `p`, the page's base address minus `page_start(p)` slots (a
 //! "pre-offset" pointer, formed with wrapping arithmetic), so the slot for index `i` is simply
@@ -14,7 +15,7 @@ use crate::slot::Slot;
 
 /// log2 of the first page's length (small under loom, to keep models tiny).
 #[cfg(not(loom))]
-pub(crate) const PAGE0_SHIFT: u32 = 6;
+pub(crate) const PAGE0_SHIFT: u32 = 8;
 #[cfg(loom)]
 pub(crate) const PAGE0_SHIFT: u32 = 1;
 
@@ -24,7 +25,9 @@ pub(crate) const PAGES: usize = (INDEX_BITS - PAGE0_SHIFT + 1) as usize;
 /// The page holding index `i`.
 #[inline(always)]
 pub(crate) fn page_of(i: u64) -> usize {
-    (u64::BITS - (i >> PAGE0_SHIFT).leading_zeros()) as usize
+    // Page p >= 1 holds i with (i >> (PAGE0_SHIFT - 1)) in [2^p, 2^(p+1)); page 0 gives 0 or 1,
+    // and `| 1` makes both 1. The operand is never 0, so this is a single `bsr`.
+    ((i >> (PAGE0_SHIFT - 1)) | 1).ilog2() as usize
 }
 
 /// First index held by page `p`.

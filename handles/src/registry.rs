@@ -40,7 +40,19 @@ pub(crate) struct Record {
     next: *const Record,
 }
 
+// SAFETY: every mutable field is atomic; `next` is written before the record is published and
+// never again, and points to another record that lives as long as the registry.
+unsafe impl Sync for Record {}
+// SAFETY: as above.
+unsafe impl Send for Record {}
+
 impl Record {
+    /// The first hazard cell: the one a non-nested scoped lookup uses.
+    #[inline(always)]
+    pub(crate) fn first_hazard(&self) -> &AtomicUsize {
+        &self.hazards[0]
+    }
+
     /// A hazard cell this thread is not using (growing the overflow chain if needed).
     #[inline(always)]
     pub(crate) fn free_hazard(&self) -> &AtomicUsize {
@@ -265,6 +277,24 @@ pub(crate) fn registry() -> &'static Registry {
     &REGISTRY
 }
 
+/// What a thread's record pointer holds before registration and after its exit hook ran: a
+/// record whose first hazard cell is permanently non-zero. The lookup fast path tests that
+/// cell anyway (is it free?), so an unregistered thread lands on the slow path without a
+/// separate null check. It is not in the registry list, so reclaimers never see it.
+#[cfg(not(loom))]
+static UNREGISTERED: Record = Record {
+    hazards: [
+        AtomicUsize::new(usize::MAX),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ],
+    overflow: AtomicPtr::new(ptr::null_mut()),
+    claimed: AtomicU32::new(1),
+    index: 0,
+    next: ptr::null(),
+};
+
 /// Releases the thread's record when the thread exits.
 #[cfg(not(loom))]
 struct ExitHook;
@@ -272,8 +302,8 @@ struct ExitHook;
 #[cfg(not(loom))]
 impl Drop for ExitHook {
     fn drop(&mut self) {
-        let rec = CURRENT.with(|c| c.replace(ptr::null()));
-        if !rec.is_null() {
+        let rec = CURRENT.with(|c| c.replace(&UNREGISTERED));
+        if !ptr::eq(rec, &UNREGISTERED) {
             // SAFETY: records are never freed while the registry lives.
             registry().release(unsafe { &*rec });
         }
@@ -284,9 +314,32 @@ impl Drop for ExitHook {
 thread_local! {
     // No destructor, const-initialised: reading it is a single TLS load on the fast path, and
     // it stays readable while other thread-locals are destroyed.
-    static CURRENT: core::cell::Cell<*const Record> = const { core::cell::Cell::new(ptr::null()) };
+    static CURRENT: core::cell::Cell<*const Record> =
+        const { core::cell::Cell::new(&raw const UNREGISTERED) };
     // Has a destructor; touched once per thread, on registration, to hook thread exit.
     static EXIT: ExitHook = const { ExitHook };
+}
+
+/// This thread's record, or the `UNREGISTERED` sentinel: no checks, for the lookup fast path.
+/// Pass it through [`resolve`] before using anything but its first hazard cell.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn current_record() -> &'static Record {
+    // SAFETY: the cell holds a registered record (never freed while the registry lives) or
+    // the static sentinel.
+    unsafe { &*CURRENT.with(|c| c.get()) }
+}
+
+/// Turns the result of [`current_record`] into a real record, registering the thread if it
+/// holds the sentinel; `None` while the thread's thread-locals are being destroyed.
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn resolve(rec: &'static Record) -> Option<&'static Record> {
+    if ptr::eq(rec, &UNREGISTERED) {
+        register_current()
+    } else {
+        Some(rec)
+    }
 }
 
 /// This thread's record, registering the thread on first use.
@@ -296,12 +349,7 @@ thread_local! {
 #[cfg(not(loom))]
 #[inline(always)]
 pub(crate) fn current() -> Option<&'static Record> {
-    let rec = CURRENT.with(|c| c.get());
-    if !rec.is_null() {
-        // SAFETY: records are never freed while the registry lives.
-        return Some(unsafe { &*rec });
-    }
-    register_current()
+    resolve(current_record())
 }
 
 #[cfg(not(loom))]
@@ -337,6 +385,18 @@ pub(crate) fn current() -> Option<&'static Record> {
         .ok()?;
     // SAFETY: records are never freed while the registry lives.
     Some(unsafe { &*rec })
+}
+
+/// Under loom a model thread always has its record (no thread-local teardown happens inside a
+/// model), so there is no sentinel.
+#[cfg(loom)]
+pub(crate) fn current_record() -> &'static Record {
+    current().expect("loom model threads never look up during thread-local teardown")
+}
+
+#[cfg(loom)]
+pub(crate) fn resolve(rec: &'static Record) -> Option<&'static Record> {
+    Some(rec)
 }
 
 /// What a thread's exit hook does, for loom models (see `LOCAL`).
@@ -384,6 +444,7 @@ mod fork {
 
     extern "C" fn child() {
         let me = CURRENT.try_with(|c| c.get()).unwrap_or(core::ptr::null());
+        // (`me` may be the sentinel, which is not in the list: then every record is released.)
         for rec in registry().iter() {
             if !core::ptr::eq(rec, me) && rec.claimed.load(Ordering::Relaxed) == 1 {
                 // Those threads do not exist in the child, and neither do their borrows.

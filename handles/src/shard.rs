@@ -71,14 +71,19 @@ impl<T> Shard<T> {
         if pre.is_null() {
             return None;
         }
+        let slot = pre.wrapping_add(index as usize);
         // SAFETY: the page is installed and never freed while `self` lives, and `index` lies
-        // in page `p`, so `pre + index` is inside the page (see `page::alloc`).
-        Some(unsafe { &*pre.wrapping_add(index as usize) })
+        // in page `p`, so `pre + index` is inside the page (see `page::alloc`), hence not null.
+        // (The hint spares the caller a second null check on the wrapped pointer.)
+        unsafe {
+            core::hint::assert_unchecked(!slot.is_null());
+            Some(&*slot)
+        }
     }
 
-    /// Pops a free slot index.
+    /// Pops a free slot: its index and the slot.
     #[inline]
-    pub(crate) fn pop_free(&self) -> Option<u64> {
+    pub(crate) fn pop_free(&self) -> Option<(u64, &Slot<T>)> {
         // Acquire pairs with `push_free`'s Release CAS: the link we read below was written
         // before the slot was pushed.
         let mut head = self.meta.free.load(Ordering::Acquire);
@@ -99,7 +104,7 @@ impl<T> Shard<T> {
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Some(index),
+                Ok(_) => return Some((index, slot)),
                 Err(current) => head = current,
             }
         }
@@ -245,3 +250,7 @@ impl<T> Shard<T> {
         self.pages().map(|(p, _)| page::page_len(p) as u64).sum()
     }
 }
+
+// Shards are 256 bytes, so selecting one is a shift and a mask (see `page.rs`).
+#[cfg(not(loom))]
+const _: () = assert!(core::mem::size_of::<Shard<u64>>() == 256);

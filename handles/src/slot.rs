@@ -48,9 +48,14 @@ pub(crate) fn generation_of(state: u64) -> u32 {
 }
 
 /// True when `state` is LIVE and belongs to the occupant named by `raw`.
+///
+/// One subtraction and one compare: with `expected = identity(raw) | LIVE`, the difference
+/// `state - expected` is the reference count (< 2^23) exactly when the identities match and
+/// LIVE is the only flag; a smaller identity or no flag wraps below 0, a larger identity or a
+/// higher flag lands at or above 2^23 (flags are mutually exclusive).
 #[inline(always)]
 pub(crate) fn is_live_for(state: u64, raw: u64) -> bool {
-    (state ^ raw) & IDENTITY_MASK == 0 && state & LIVE != 0
+    state.wrapping_sub((raw & IDENTITY_MASK) | LIVE) <= PAYLOAD_MASK
 }
 
 /// True when `state` holds counted references (LIVE or REVOKED) for the occupant `raw`.
@@ -125,4 +130,37 @@ pub(crate) fn has_value(state: u64) -> bool {
 #[inline(always)]
 pub(crate) fn identity_of(state: u64) -> u64 {
     state & IDENTITY_MASK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The arithmetic `is_live_for` agrees with the plain definition on every state shape.
+    #[test]
+    fn live_check_matches_definition() {
+        let ids = [
+            identity(1, 0),
+            identity(1, 1),
+            identity(2, 0),
+            identity(1023, (1 << 26) - 1),
+        ];
+        let flags = [0, LIVE, REVOKED, ENDED, TAKING, RETIRED];
+        let payloads = [0, 1, 2, PAYLOAD_MASK - 1, PAYLOAD_MASK];
+        for &id_state in &ids {
+            for &f in &flags {
+                for &p in &payloads {
+                    let state = id_state | f | p;
+                    for &id_handle in &ids {
+                        for low in [0, 1, (1 << 28) - 1] {
+                            let raw = id_handle | low;
+                            let plain = (state ^ raw) & IDENTITY_MASK == 0 && state & LIVE != 0;
+                            assert_eq!(is_live_for(state, raw), plain, "{state:#x} {raw:#x}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(!is_live_for(0, identity(1, 0)));
+    }
 }

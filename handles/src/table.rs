@@ -133,14 +133,13 @@ impl<T: Send + Sync> HandleTable<T> {
     pub fn try_insert(&self, value: T) -> Result<Handle, InsertError<T>> {
         let tag = self.tag();
         let home = registry::current().map_or(0, |r| r.index & (SHARDS - 1));
-        let Some((shard_index, index)) = self.allocate(home) else {
+        let Some((shard_index, index, slot)) = self.allocate(home) else {
             return Err(InsertError {
                 value,
                 error: Error::Full,
             });
         };
         let shard = &self.shards[shard_index];
-        let slot = shard.slot(index).expect("allocated slot has a page");
         // We own the slot: it came off a free list or the bump index.
         let old = slot.state.load(Ordering::Relaxed);
         let identity = if old == 0 {
@@ -170,6 +169,24 @@ impl<T: Send + Sync> HandleTable<T> {
     /// ```
     #[inline]
     pub fn with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
+        let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
+            return Err(self.classify(handle, None));
+        };
+        let hazard = registry::current_record().first_hazard();
+        if hazard.load(Ordering::Relaxed) != 0 {
+            // Nested lookup, unregistered thread, or thread-local teardown.
+            return self.with_slow(handle, f);
+        }
+        self.protect(handle, slot, hazard)?;
+        let _clear = ClearHazard(hazard); // also on unwind
+        // SAFETY: the validated hazard keeps the value initialised and in place until
+        // `_clear` drops; `f` cannot keep the borrow beyond its call (its lifetime is generic).
+        Ok(f(unsafe { slot.value() }))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn with_slow<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
         let guard = self.get(handle)?;
         Ok(f(&guard))
     }
@@ -193,7 +210,26 @@ impl<T: Send + Sync> HandleTable<T> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return Err(self.classify(handle, None));
         };
-        let Some(record) = registry::current() else {
+        let record = registry::current_record();
+        let hazard = record.first_hazard();
+        if hazard.load(Ordering::Relaxed) != 0 {
+            return self.get_slow(handle, slot, record);
+        }
+        self.protect(handle, slot, hazard)?;
+        Ok(Guard::new(slot, Hold::Hazard(hazard)))
+    }
+
+    /// `get` when the first hazard cell is taken: a nested lookup, a thread not registered
+    /// yet (its record is the sentinel), or a thread in thread-local teardown.
+    #[cold]
+    #[inline(never)]
+    fn get_slow<'a>(
+        &'a self,
+        handle: Handle,
+        slot: &'a Slot<T>,
+        record: &'static registry::Record,
+    ) -> Result<Guard<'a, T>, Error> {
+        let Some(record) = registry::resolve(record) else {
             return self.get_detached(handle, slot);
         };
         let hazard = record.free_hazard();
@@ -544,28 +580,32 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Finds a slot for an insert: home shard first, then stealing free slots from other
     /// shards before allocating a new page anywhere (so memory tracks peak live entries).
     #[inline]
-    fn allocate(&self, home: usize) -> Option<(usize, u64)> {
+    fn allocate(&self, home: usize) -> Option<(usize, u64, &Slot<T>)> {
         let shard = &self.shards[home];
-        if let Some(index) = shard.pop_free() {
-            return Some((home, index));
-        }
-        if let Some(index) = shard.bump(false) {
-            return Some((home, index));
+        if let Some((index, slot)) = shard.pop_free() {
+            return Some((home, index, slot));
         }
         self.allocate_slow(home)
     }
 
     #[cold]
-    fn allocate_slow(&self, home: usize) -> Option<(usize, u64)> {
+    fn allocate_slow(&self, home: usize) -> Option<(usize, u64, &Slot<T>)> {
+        let with_slot = |s: usize, index: u64| {
+            let slot = self.shards[s].slot(index).expect("bumped slot has a page");
+            (s, index, slot)
+        };
+        if let Some(index) = self.shards[home].bump(false) {
+            return Some(with_slot(home, index));
+        }
         let others = (1..SHARDS).map(|k| (home + k) % SHARDS);
         for s in others.clone() {
-            if let Some(index) = self.shards[s].pop_free() {
-                return Some((s, index));
+            if let Some((index, slot)) = self.shards[s].pop_free() {
+                return Some((s, index, slot));
             }
         }
         for s in core::iter::once(home).chain(others) {
             if let Some(index) = self.shards[s].bump(true) {
-                return Some((s, index));
+                return Some(with_slot(s, index));
             }
         }
         None
@@ -603,6 +643,17 @@ impl<T: Send + Sync> HandleTable<T> {
             _ if state & TAKING != 0 => Error::Busy,
             _ => Error::Stale,
         }
+    }
+}
+
+/// Clears a hazard cell when a scoped lookup ends, including by unwinding.
+struct ClearHazard<'a>(&'a AtomicUsize);
+
+impl Drop for ClearHazard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Release orders our reads of the value before a reclaimer's Acquire load of the cell.
+        self.0.store(0, Ordering::Release);
     }
 }
 
