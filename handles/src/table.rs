@@ -290,6 +290,29 @@ impl<T: Send + Sync> HandleTable<T> {
         self.retain_slot(handle, slot)
     }
 
+    /// Adds a reference and reads the value under it, atomically with respect to `remove`:
+    /// if this succeeds, the reference was taken while the entry was live, and `f` saw that
+    /// entry's value. This is what a C `lookup` that hands out a pointer needs: the value stays
+    /// valid (and in place) until the matching [`HandleTable::release`].
+    ///
+    /// ```
+    /// let table = handles::HandleTable::new();
+    /// let h = table.insert(String::from("kept"));
+    /// let ptr = table.retain_with(h, |s| s as *const String).unwrap();
+    /// table.remove(h).unwrap(); // revoked, but our reference keeps the value alive
+    /// // SAFETY: we hold a counted reference until the release below.
+    /// assert_eq!(unsafe { &*ptr }, "kept");
+    /// assert_eq!(table.release(h), Ok(true));
+    /// ```
+    pub fn retain_with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
+        let slot = self.locate(handle)?;
+        self.retain_slot(handle, slot)?;
+        // SAFETY: we hold a counted reference to this occupant, taken while it was LIVE (the
+        // CAS validated tag and generation). The entry cannot end, and so its value cannot be
+        // dropped or moved, before that reference is released by the caller.
+        Ok(f(unsafe { slot.value() }))
+    }
+
     fn retain_slot(&self, handle: Handle, slot: &Slot<T>) -> Result<(), Error> {
         // Counted references never protect guards (a safe but wrong extra `release` could
         // otherwise end an entry under a live guard); they are for C-style holders only.
