@@ -67,6 +67,7 @@ mod shard;
 mod slot;
 mod sync;
 mod table;
+mod tag;
 
 #[cfg(all(test, loom))]
 mod loom_models;

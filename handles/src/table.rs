@@ -28,6 +28,7 @@ use crate::slot::{
     is_counted_for, is_live_for,
 };
 use crate::sync::{AtomicU32, AtomicUsize, Ordering};
+use crate::tag;
 use core::marker::PhantomData;
 
 /// A table of `T` values addressed by [`Handle`]s.
@@ -50,7 +51,8 @@ use core::marker::PhantomData;
 /// them (see [`HandleTable::remove`] and [`HandleTable::flush`]), or when the table is dropped.
 pub struct HandleTable<T> {
     shards: [Shard<T>; SHARDS],
-    /// This table's tag (1..=MAX_TAG), or 0 before the first insert. The init guard.
+    /// This table's tag (1..=MAX_TAG) plus `TAG_OWNED` if the table reserved it, or 0 before
+    /// the first insert. The init guard.
     tag: AtomicU32,
     /// Generation after which a slot is retired instead of reused.
     max_generation: u32,
@@ -63,6 +65,9 @@ pub struct HandleTable<T> {
 unsafe impl<T: Send + Sync> Sync for HandleTable<T> {}
 // SAFETY: moving the table moves its values to another thread.
 unsafe impl<T: Send> Send for HandleTable<T> {}
+
+/// Set in `HandleTable::tag` when the table reserved its tag and must release it on drop.
+const TAG_OWNED: u32 = 1 << 16;
 
 /// Entries a shard's retire list collects before a reclamation pass runs.
 pub(crate) const RECLAIM_BATCH: u64 = 128;
@@ -582,21 +587,34 @@ impl<T: Send + Sync> HandleTable<T> {
     #[inline(always)]
     fn tag(&self) -> u32 {
         let tag = self.tag.load(Ordering::Acquire);
-        if tag != 0 { tag } else { self.init_tag() }
+        if tag != 0 {
+            tag & MAX_TAG
+        } else {
+            self.init_tag()
+        }
+    }
+
+    /// The tag, or 0 before the first insert (for error classification).
+    fn tag_if_set(&self) -> u32 {
+        self.tag.load(Ordering::Acquire) & MAX_TAG
     }
 
     #[cold]
     fn init_tag(&self) -> u32 {
-        // Not part of any protocol: any number works, distinct numbers are better.
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let candidate = NEXT.fetch_add(1, Ordering::Relaxed) % MAX_TAG + 1;
+        let (candidate, owned) = tag::acquire();
+        let word = candidate | if owned { TAG_OWNED } else { 0 };
         // Concurrent first users race here; all of them adopt the winner's tag.
         match self
             .tag
-            .compare_exchange(0, candidate, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(0, word, Ordering::AcqRel, Ordering::Acquire)
         {
             Ok(_) => candidate,
-            Err(winner) => winner,
+            Err(winner) => {
+                if owned {
+                    tag::release(candidate);
+                }
+                winner & MAX_TAG
+            }
         }
     }
 
@@ -639,7 +657,7 @@ impl<T: Send + Sync> HandleTable<T> {
     #[cold]
     #[inline(never)]
     pub(crate) fn classify(&self, handle: Handle, seen: Option<u64>) -> Error {
-        let tag = self.tag.load(Ordering::Acquire);
+        let tag = self.tag_if_set();
         if tag == 0 || handle.tag() != tag {
             return Error::WrongTable;
         }
@@ -690,7 +708,7 @@ impl<T> core::fmt::Debug for HandleTable<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let live: i64 = self.shards.iter().map(Shard::live).sum();
         f.debug_struct("HandleTable")
-            .field("tag", &self.tag.load(Ordering::Relaxed))
+            .field("tag", &(self.tag.load(Ordering::Relaxed) & MAX_TAG))
             .field("live", &live)
             .finish_non_exhaustive()
     }
@@ -724,6 +742,10 @@ impl<T> Drop for HandleTable<T> {
                 // no reference into it survives `&mut self`.
                 unsafe { crate::page::free(p, pre) };
             }
+        }
+        let tag = self.tag.load(Ordering::Relaxed);
+        if tag & TAG_OWNED != 0 {
+            tag::release(tag & MAX_TAG);
         }
         if let Some(payload) = panic {
             std::panic::resume_unwind(payload);
