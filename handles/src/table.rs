@@ -312,10 +312,20 @@ impl<T: Send + Sync> HandleTable<T> {
     pub fn retain_with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
         let slot = self.locate(handle)?;
         self.retain_slot(handle, slot)?;
+        // If `f` panics the caller never learns it holds a reference: give it back.
+        struct ReleaseOnUnwind<'a, T: Send + Sync>(&'a HandleTable<T>, Handle);
+        impl<T: Send + Sync> Drop for ReleaseOnUnwind<'_, T> {
+            fn drop(&mut self) {
+                let _ = self.0.release(self.1);
+            }
+        }
+        let on_unwind = ReleaseOnUnwind(self, handle);
         // SAFETY: we hold a counted reference to this occupant, taken while it was LIVE (the
         // CAS validated tag and generation). The entry cannot end, and so its value cannot be
-        // dropped or moved, before that reference is released by the caller.
-        Ok(f(unsafe { slot.value() }))
+        // dropped or moved, before that reference is released.
+        let result = f(unsafe { slot.value() });
+        core::mem::forget(on_unwind);
+        Ok(result)
     }
 
     fn retain_slot(&self, handle: Handle, slot: &Slot<T>) -> Result<(), Error> {
@@ -562,7 +572,22 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(DROPS.load(Ordering::SeqCst), 1);
     /// ```
     pub fn flush(&self) -> usize {
-        self.shards.iter().map(|shard| self.reclaim(shard)).sum()
+        // A panicking `Drop` must not leave the remaining shards unreclaimed: finish them all,
+        // then resume the first panic.
+        let mut pending = 0;
+        let mut panic = None;
+        for shard in &self.shards {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.reclaim(shard))) {
+                Ok(n) => pending += n,
+                Err(payload) => {
+                    panic.get_or_insert(payload);
+                }
+            }
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
+        pending
     }
 
     #[inline(always)]

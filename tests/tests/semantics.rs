@@ -609,3 +609,51 @@ fn retain_with_takes_a_reference_and_reads_under_it() {
     other.insert(0);
     assert_eq!(other.retain_with(h, |_| ()), Err(Error::WrongTable));
 }
+
+#[test]
+fn zero_sized_values_are_counted_and_dropped_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    struct Zst;
+    impl Drop for Zst {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let table = HandleTable::new();
+    let hs: Vec<Handle> = (0..300).map(|_| table.insert(Zst)).collect();
+    assert_eq!(hs.iter().collect::<HashSet<_>>().len(), 300);
+    assert!(hs.iter().all(|&h| table.with(h, |_| ()).is_ok()));
+    for &h in &hs[..100] {
+        table.remove(h).unwrap();
+    }
+    drop(table.take(hs[100]).unwrap());
+    table.flush();
+    assert_eq!(DROPPED.load(Ordering::SeqCst), 101);
+    drop(table);
+    assert_eq!(DROPPED.load(Ordering::SeqCst), 300);
+}
+
+#[test]
+fn over_aligned_and_large_values() {
+    #[repr(align(256))]
+    struct Aligned(u64);
+    let table = HandleTable::new();
+    let hs: Vec<Handle> = (0..500u64).map(|i| table.insert(Aligned(i))).collect();
+    for (i, &h) in hs.iter().enumerate() {
+        let (addr, v) = table
+            .with(h, |a| (a as *const Aligned as usize, a.0))
+            .unwrap();
+        assert_eq!(addr % 256, 0, "value {i} misaligned");
+        assert_eq!(v, i as u64);
+    }
+
+    let big = HandleTable::new();
+    let hs: Vec<Handle> = (0..300u32).map(|i| big.insert([i; 1024])).collect();
+    for (i, &h) in hs.iter().enumerate() {
+        assert_eq!(big.with(h, |a| a.iter().all(|&x| x == i as u32)), Ok(true));
+    }
+    let stats = big.stats();
+    assert!(stats.slots >= 300);
+    assert!(stats.bytes >= stats.slots * 4096, "{stats:?}");
+}

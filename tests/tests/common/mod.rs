@@ -147,3 +147,37 @@ impl XorShift {
         self.next_u64() % n
     }
 }
+
+/// A drop-counted value that records the handle it was inserted under, so a lookup can check
+/// that it reached the entry it named.
+pub struct Item {
+    /// The drop-counted payload.
+    pub tracked: Tracked,
+    handle: AtomicU64,
+}
+
+impl Item {
+    /// Inserts a new item with id `id` into `table` and records its handle in it.
+    pub fn insert(table: &handles::HandleTable<Item>, drops: &Drops, id: usize) -> handles::Handle {
+        let h = table.insert(Item {
+            tracked: drops.value(id),
+            handle: AtomicU64::new(0),
+        });
+        table
+            .with(h, |v| v.handle.store(h.into_raw(), Ordering::SeqCst))
+            .expect("fresh handle");
+        h
+    }
+
+    /// Asserts the item is alive and belongs to `h` (or is too new to know its handle yet),
+    /// then returns its id.
+    pub fn check(&self, h: handles::Handle) -> usize {
+        let id = self.tracked.check();
+        let own = self.handle.load(Ordering::SeqCst);
+        assert!(
+            own == 0 || own == h.into_raw(),
+            "lookup of {h:?} reached the entry of {own:#x}"
+        );
+        id
+    }
+}
