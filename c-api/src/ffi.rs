@@ -43,7 +43,8 @@ pub const HDL_VERSION_MINOR: u32 = 1;
 /// Patch version of the library these declarations come from.
 pub const HDL_VERSION_PATCH: u32 = 0;
 /// `(MAJOR << 16) | (MINOR << 8) | PATCH`: compare with `hdl_version()` at run time.
-pub const HDL_VERSION: u32 = 0x00_01_00;
+pub const HDL_VERSION: u32 =
+    (HDL_VERSION_MAJOR << 16) | (HDL_VERSION_MINOR << 8) | HDL_VERSION_PATCH;
 
 /// Returns the version of the loaded library as `(major << 16) | (minor << 8) | patch`, the
 /// encoding of `HDL_VERSION`.
