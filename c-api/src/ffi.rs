@@ -1,0 +1,319 @@
+//! The exported `hdl_*` functions. Each one checks its arguments, runs inside `catch_unwind`
+//! (no panic crosses `extern "C"`), and writes its outputs only on success.
+
+use crate::entry::{Entry, HdlDestructor, Kind, registry};
+use crate::status::HdlStatus;
+use core::ffi::{c_char, c_void};
+use handles::Handle;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Runs `f`, turning a panic into `on_panic`.
+#[inline(always)]
+fn shielded<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            // Dropping the payload may panic again; never let that unwind.
+            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                core::mem::forget(again);
+            }
+            on_panic
+        }
+    }
+}
+
+/// Runs a status-returning body under `catch_unwind`.
+#[inline(always)]
+fn status(f: impl FnOnce() -> Result<(), HdlStatus>) -> HdlStatus {
+    shielded(HdlStatus::Panic, || match f() {
+        Ok(()) => HdlStatus::Ok,
+        Err(e) => e,
+    })
+}
+
+#[inline(always)]
+fn handle(raw: u64) -> Result<Handle, HdlStatus> {
+    Handle::from_raw(raw).ok_or(HdlStatus::NullHandle)
+}
+
+/// Major version of the library these declarations come from.
+pub const HDL_VERSION_MAJOR: u32 = 0;
+/// Minor version of the library these declarations come from.
+pub const HDL_VERSION_MINOR: u32 = 1;
+/// Patch version of the library these declarations come from.
+pub const HDL_VERSION_PATCH: u32 = 0;
+/// `(MAJOR << 16) | (MINOR << 8) | PATCH`: compare with `hdl_version()` at run time.
+pub const HDL_VERSION: u32 =
+    (HDL_VERSION_MAJOR << 16) | (HDL_VERSION_MINOR << 8) | HDL_VERSION_PATCH;
+
+/// Returns the version of the loaded library as `(major << 16) | (minor << 8) | patch`, the
+/// encoding of `HDL_VERSION`.
+///
+/// Thread-safety: any thread. Errors: none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_version() -> u32 {
+    HDL_VERSION
+}
+
+/// Returns the version of the loaded library as a static string, e.g. `"0.1.0"`.
+///
+/// Ownership: static; do not free. Thread-safety: any thread. Errors: none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_version_string() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Inserts a C object and writes its new handle (never 0) to `*out_handle`. The entry starts
+/// with one reference, owned by the caller.
+///
+/// Ownership: the registry takes charge of `object`: when the entry's last reference is released
+/// (or it is revoked with none outstanding), `destructor(object)` runs exactly once, on whichever
+/// thread runs the next reclamation pass of the entry's shard (every 128 ended entries per
+/// shard, or `hdl_flush`), outside any lock. `destructor` may be NULL (nothing to run); it must
+/// not unwind or `longjmp`, and it may call any `hdl_*` function. `hdl_take` gives the object
+/// back without running the destructor. `type_tag` is yours to choose; 0 means untagged (only
+/// `expected_tag == 0` matches it).
+///
+/// Thread-safety: any thread; the object may be used and destroyed from any thread.
+///
+/// Errors: `HDL_STATUS_NULL_POINTER` (`object` or `out_handle` is NULL), `HDL_STATUS_FULL` (no
+/// slot left), `HDL_STATUS_PANIC`. On error the registry does not keep `object` and runs no
+/// destructor.
+///
+/// # Safety
+/// `out_handle` must be NULL or valid for writing a `uint64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_insert(
+    object: *mut c_void,
+    type_tag: u32,
+    destructor: HdlDestructor,
+    out_handle: *mut u64,
+) -> HdlStatus {
+    status(|| {
+        if object.is_null() || out_handle.is_null() {
+            return Err(HdlStatus::NullPointer);
+        }
+        let h = match registry().try_insert(Entry::c(object, type_tag, destructor)) {
+            Ok(h) => h,
+            Err(e) => {
+                // Hand the object back untouched: no destructor on failure.
+                let error = e.error;
+                e.into_inner().into_c_object();
+                return Err(error.into());
+            }
+        };
+        // SAFETY: checked non-null; the caller promises it is writable.
+        unsafe { out_handle.write(h.into_raw()) };
+        Ok(())
+    })
+}
+
+/// Looks up a handle, adds one reference, and writes the object pointer to `*out_object`. The
+/// pointer stays valid (the entry cannot end) until you release that reference with
+/// `hdl_release`, even if the handle is revoked meanwhile.
+///
+/// `expected_tag` is the type tag you expect, or 0 to accept any. For a Rust object inserted
+/// through the crate's typed API, the pointer is its `*const T`.
+///
+/// Ownership: the object stays owned by the registry; you own the new reference.
+/// Thread-safety: any thread, concurrently with every other call on the same handle.
+///
+/// Errors: `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_NULL_POINTER` (`out_object` NULL),
+/// `HDL_STATUS_INVALID`, `HDL_STATUS_STALE`, `HDL_STATUS_WRONG_TABLE`, `HDL_STATUS_WRONG_TYPE`
+/// (tag mismatch; no reference is kept), `HDL_STATUS_BUSY` (racing `hdl_take`),
+/// `HDL_STATUS_FULL` (reference count at its maximum, 2^23 - 1), `HDL_STATUS_PANIC`.
+///
+/// # Safety
+/// `out_object` must be NULL or valid for writing a `void *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_lookup(
+    handle: u64,
+    expected_tag: u32,
+    out_object: *mut *mut c_void,
+) -> HdlStatus {
+    status(|| {
+        let h = self::handle(handle)?;
+        if out_object.is_null() {
+            return Err(HdlStatus::NullPointer);
+        }
+        let table = registry();
+        let (object, tag) = table.retain_with(h, |e| (e.object, e.tag))?;
+        if expected_tag != 0 && tag != expected_tag {
+            // Give back the reference we took; if the entry was revoked and released meanwhile,
+            // ours was the last and ends it, as the other release would have.
+            table.release(h)?;
+            return Err(HdlStatus::WrongType);
+        }
+        // SAFETY: checked non-null; the caller promises it is writable.
+        unsafe { out_object.write(object) };
+        Ok(())
+    })
+}
+
+/// Adds one reference to a live entry.
+///
+/// Ownership: you own the new reference; give it back with `hdl_release`.
+/// Thread-safety: any thread.
+///
+/// Errors: `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_INVALID`, `HDL_STATUS_STALE` (ended or
+/// revoked), `HDL_STATUS_WRONG_TABLE`, `HDL_STATUS_BUSY`, `HDL_STATUS_FULL`, `HDL_STATUS_PANIC`.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_retain(handle: u64) -> HdlStatus {
+    status(|| Ok(registry().retain(self::handle(handle)?)?))
+}
+
+/// Drops one reference (from `hdl_insert`, `hdl_lookup` or `hdl_retain`). When it is the last,
+/// the entry ends: the handle becomes stale and the destructor runs exactly once, at the next
+/// reclamation pass of the entry's shard (see `hdl_insert`, `hdl_flush`). Works on revoked
+/// entries, for references taken before the revoke.
+///
+/// Thread-safety: any thread. Releasing a reference you do not own is a logic error the
+/// registry cannot detect while other references remain; it never corrupts memory.
+///
+/// Errors: `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_INVALID`, `HDL_STATUS_STALE` (no reference
+/// left), `HDL_STATUS_WRONG_TABLE`, `HDL_STATUS_BUSY`, `HDL_STATUS_PANIC` (a Rust object's
+/// `Drop` panicked during a reclamation pass this call ran; the release itself happened).
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_release(handle: u64) -> HdlStatus {
+    status(|| {
+        registry()
+            .release(self::handle(handle)?)
+            .map(drop)
+            .map_err(Into::into)
+    })
+}
+
+/// Revokes a handle (drops the owner's reference from `hdl_insert` and makes the handle stale
+/// for new lookups and retains at once). References taken earlier stay valid and their
+/// `hdl_release` still succeeds; the entry ends with the last of them (at once if none). Never
+/// blocks or waits for other threads.
+///
+/// Thread-safety: any thread.
+///
+/// Errors: `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_INVALID`, `HDL_STATUS_STALE` (already revoked
+/// or ended), `HDL_STATUS_WRONG_TABLE`, `HDL_STATUS_BUSY`, `HDL_STATUS_PANIC` (as for
+/// `hdl_release`; the revoke itself happened).
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_revoke(handle: u64) -> HdlStatus {
+    status(|| Ok(registry().remove(self::handle(handle)?)?))
+}
+
+/// Removes a C object's entry and gives the object back in `*out_object` without running its
+/// destructor, if nothing else references or borrows it (exactly one reference left).
+///
+/// Ownership: on success you own `object` again; the handle is stale.
+/// Thread-safety: any thread.
+///
+/// Errors: `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_NULL_POINTER`, `HDL_STATUS_INVALID`,
+/// `HDL_STATUS_STALE`, `HDL_STATUS_WRONG_TABLE`, `HDL_STATUS_WRONG_TYPE` (tag mismatch, or a
+/// Rust object, which C cannot own), `HDL_STATUS_BUSY` (other references or borrows),
+/// `HDL_STATUS_PANIC`. On error nothing changes.
+///
+/// # Safety
+/// `out_object` must be NULL or valid for writing a `void *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_take(
+    handle: u64,
+    expected_tag: u32,
+    out_object: *mut *mut c_void,
+) -> HdlStatus {
+    status(|| {
+        let h = self::handle(handle)?;
+        if out_object.is_null() {
+            return Err(HdlStatus::NullPointer);
+        }
+        let table = registry();
+        // Kind and tag never change for one handle value, so checking first is not racy.
+        let takeable = table.with(h, |e| {
+            matches!(e.kind, Kind::C(_)) && (expected_tag == 0 || e.tag == expected_tag)
+        })?;
+        if !takeable {
+            return Err(HdlStatus::WrongType);
+        }
+        let object = table.take(h)?.into_c_object();
+        // SAFETY: checked non-null; the caller promises it is writable.
+        unsafe { out_object.write(object) };
+        Ok(())
+    })
+}
+
+/// Whether `handle` names a live (inserted, not revoked, not ended) entry of the registry.
+/// False for 0, forged, stale and foreign handles.
+///
+/// Thread-safety: any thread; the answer may be outdated as soon as it returns.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_is_live(handle: u64) -> bool {
+    shielded(false, || {
+        Handle::from_raw(handle).is_some_and(|h| registry().contains(h))
+    })
+}
+
+/// Number of live entries in the registry. Exact when no other thread is changing it.
+///
+/// Thread-safety: any thread. Errors: none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_live_count() -> usize {
+    shielded(0, || registry().len())
+}
+
+/// Writes the type tag of a live entry to `*out_tag`.
+///
+/// Thread-safety: any thread.
+///
+/// Errors: `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_NULL_POINTER`, `HDL_STATUS_INVALID`,
+/// `HDL_STATUS_STALE`, `HDL_STATUS_WRONG_TABLE`, `HDL_STATUS_BUSY`, `HDL_STATUS_PANIC`.
+///
+/// # Safety
+/// `out_tag` must be NULL or valid for writing a `uint32_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_type_tag(handle: u64, out_tag: *mut u32) -> HdlStatus {
+    status(|| {
+        let h = self::handle(handle)?;
+        if out_tag.is_null() {
+            return Err(HdlStatus::NullPointer);
+        }
+        let tag = registry().with(h, |e| e.tag)?;
+        // SAFETY: checked non-null; the caller promises it is writable.
+        unsafe { out_tag.write(tag) };
+        Ok(())
+    })
+}
+
+/// A handle as a `void *` (for `user_data` parameters). The pointer is never dereferenced; it
+/// carries the 64 bits. 0 gives NULL. Thread-safety: any thread. Errors: none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_to_ptr(handle: u64) -> *mut c_void {
+    Handle::from_raw(handle).map_or(core::ptr::null_mut(), Handle::into_ptr)
+}
+
+/// The handle carried by a `void *` made by `hdl_to_ptr`. NULL gives 0. Any other pointer gives
+/// a value that every function checks like a handle. Thread-safety: any thread. Errors: none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_from_ptr(ptr: *const c_void) -> u64 {
+    Handle::from_ptr(ptr).map_or(0, Handle::into_raw)
+}
+
+/// Runs a reclamation pass on every shard now: runs the destructor of every ended entry that
+/// no scoped lookup is borrowing. If `out_pending` is not NULL, writes how many ended entries
+/// are still waiting (borrowed by a concurrent Rust scoped lookup). Call it before checking
+/// that destructors ran, and at shutdown: the registry is never destroyed, so entries still
+/// ended-but-unreclaimed at exit never have their destructors run.
+///
+/// Thread-safety: any thread; destructors run on the calling thread, outside any lock.
+///
+/// Errors: `HDL_STATUS_PANIC` (a Rust object's `Drop` panicked; the rest of that shard's pass
+/// completed, other shards may wait for the next pass).
+///
+/// # Safety
+/// `out_pending` must be NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_flush(out_pending: *mut usize) -> HdlStatus {
+    status(|| {
+        let pending = registry().flush();
+        if !out_pending.is_null() {
+            // SAFETY: checked non-null; the caller promises it is writable.
+            unsafe { out_pending.write(pending) };
+        }
+        Ok(())
+    })
+}
