@@ -12,6 +12,15 @@ CBINDGEN_VERSION=0.29.2
 OUT=target/c
 WARN="-Wall -Wextra -Wpedantic -Werror"
 mode=${1:-}
+
+# System tools this script needs (Debian package names); install whatever is missing.
+missing=()
+for tool in gcc:gcc g++:g++ pkg-config:pkg-config valgrind:valgrind; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
 step() { printf '\n=== c: %s ===\n' "$*"; }
 start=$(date +%s)
 mkdir -p "$OUT/pkgconfig" "$OUT/bin"
