@@ -245,6 +245,20 @@ impl<T> Shard<T> {
             .filter(|(_, ptr)| !ptr.is_null())
     }
 
+    /// Every slot ever handed out by the bump index, with its index, page by page.
+    pub(crate) fn used_slots(&self) -> impl Iterator<Item = (u64, &Slot<T>)> + '_ {
+        let fresh = self.fresh();
+        self.pages().flat_map(move |(p, pre)| {
+            let start = page::page_start(p);
+            let end = (start + page::page_len(p) as u64).min(fresh);
+            (start..end).map(move |index| {
+                // SAFETY: the page is installed and never freed while `self` is borrowed, and
+                // `index` lies inside it (see `page::alloc`).
+                (index, unsafe { &*pre.wrapping_add(index as usize) })
+            })
+        })
+    }
+
     /// Slots allocated (sum of page lengths).
     pub(crate) fn capacity(&self) -> u64 {
         self.pages().map(|(p, _)| page::page_len(p) as u64).sum()

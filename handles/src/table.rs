@@ -523,17 +523,10 @@ impl<T: Send + Sync> HandleTable<T> {
     pub fn handles(&self) -> Vec<Handle> {
         let mut out = Vec::new();
         for (shard_index, shard) in self.shards.iter().enumerate() {
-            let fresh = shard.fresh();
-            for (p, pre) in shard.pages() {
-                let start = crate::page::page_start(p);
-                let end = (start + crate::page::page_len(p) as u64).min(fresh);
-                for index in start..end {
-                    // SAFETY: the page is installed and `index` lies inside it.
-                    let slot = unsafe { &*pre.wrapping_add(index as usize) };
-                    let state = slot.state.load(Ordering::Acquire);
-                    if state & LIVE != 0 {
-                        out.push(Handle::from_parts(identity_of(state), shard_index, index));
-                    }
+            for (index, slot) in shard.used_slots() {
+                let state = slot.state.load(Ordering::Acquire);
+                if state & LIVE != 0 {
+                    out.push(Handle::from_parts(identity_of(state), shard_index, index));
                 }
             }
         }
@@ -745,24 +738,19 @@ impl<T> Drop for HandleTable<T> {
     fn drop(&mut self) {
         let mut panic = None;
         for shard in &self.shards {
-            let fresh = shard.fresh();
-            for (p, pre) in shard.pages() {
-                let start = crate::page::page_start(p);
-                let end = (start + crate::page::page_len(p) as u64).min(fresh);
-                for index in start..end {
-                    // SAFETY: the page is installed and `index` lies inside it.
-                    let slot = unsafe { &*pre.wrapping_add(index as usize) };
-                    if slot::has_value(slot.state.load(Ordering::Relaxed)) {
-                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            // SAFETY: the state says the cell holds a value, and `&mut self`
-                            // excludes every other access.
-                            unsafe { slot.drop_value() }
-                        }));
-                        if let Err(payload) = result {
-                            panic.get_or_insert(payload);
-                        }
+            for (_, slot) in shard.used_slots() {
+                if slot::has_value(slot.state.load(Ordering::Relaxed)) {
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        // SAFETY: the state says the cell holds a value, and `&mut self`
+                        // excludes every other access.
+                        unsafe { slot.drop_value() }
+                    }));
+                    if let Err(payload) = result {
+                        panic.get_or_insert(payload);
                     }
                 }
+            }
+            for (p, pre) in shard.pages() {
                 // SAFETY: the page came from `page::alloc(p)`; all its values are dropped and
                 // no reference into it survives `&mut self`.
                 unsafe { crate::page::free(p, pre) };
