@@ -57,6 +57,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod barrier;
+#[cfg(not(loom))]
+pub mod callback;
 mod error;
 mod guard;
 mod handle;
