@@ -21,6 +21,12 @@
 #include <stdint.h>
 
 /**
+ * The type tag of callback entries (ASCII `"hdlc"`): `hdl_type_tag` reports it, and
+ * `hdl_lookup` with it as `expected_tag` yields an opaque pointer to the callback record.
+ */
+#define HDL_CALLBACK_TAG 1751411811
+
+/**
  * Major version of the library these declarations come from.
  */
 #define HDL_VERSION_MAJOR 0
@@ -89,6 +95,13 @@ typedef enum {
 } hdl_status;
 
 /**
+ * A C callback: called with the `user_data` it was registered with and the caller's `arg`;
+ * returns an `int32_t` of its choosing, which `hdl_callback_invoke` passes back. Never NULL
+ * in a registration.
+ */
+typedef int32_t (*hdl_callback_fn)(void *user_data, void *arg);
+
+/**
  * A C object's destructor: called once with the object pointer when its entry ends. NULL means
  * "nothing to do".
  */
@@ -97,6 +110,48 @@ typedef void (*hdl_destructor)(void *object);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Registers a C callback and writes its new handle (never 0) to `*out_handle`. The entry starts
+ * with one reference, owned by the caller: unregister with `hdl_revoke` (calls in progress
+ * finish, later ones fail with `HDL_STATUS_STALE`), or share it with `hdl_retain` /
+ * `hdl_release` like any entry. Invoke it with `hdl_callback_invoke`.
+ *
+ * Ownership: `destroy(user_data)` runs exactly once when the entry ends (its last reference is
+ * released, or it is revoked with none outstanding), after every invocation in progress has
+ * returned, on the thread that runs the next reclamation pass (see `hdl_flush`). `destroy` may
+ * be NULL. `user_data` may be NULL; the registry never dereferences it.
+ *
+ * Thread-safety: `function` may be called from any thread, concurrently, and may call any
+ * `hdl_*` function (including `hdl_revoke` on its own handle); it must not unwind or `longjmp`
+ * out. The same holds for `destroy`.
+ *
+ * Errors: `HDL_STATUS_NULL_POINTER` (`function` or `out_handle` NULL), `HDL_STATUS_FULL`,
+ * `HDL_STATUS_PANIC`. On error nothing is registered and `destroy` is not called.
+ *
+ * # Safety
+ * `out_handle` must be NULL or valid for writing a `uint64_t`.
+ */
+hdl_status hdl_callback_new(hdl_callback_fn function,
+                            void *user_data,
+                            hdl_destructor destroy,
+                            uint64_t *out_handle);
+
+/**
+ * Invokes the callback behind `handle` with `arg` and, if `out_result` is not NULL, writes the
+ * callback's return value to it. Takes no reference and writes no shared memory (a scoped
+ * lookup), so any number of threads may invoke one callback at once at full speed.
+ *
+ * Thread-safety: any thread.
+ *
+ * Errors: `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_INVALID`, `HDL_STATUS_STALE` (revoked or
+ * ended: the callback was not called), `HDL_STATUS_WRONG_TABLE`, `HDL_STATUS_WRONG_TYPE` (not
+ * a callback entry), `HDL_STATUS_BUSY`, `HDL_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out_result` must be NULL or valid for writing an `int32_t`.
+ */
+hdl_status hdl_callback_invoke(uint64_t handle, void *arg, int32_t *out_result);
 
 /**
  * Returns the version of the loaded library as `(major << 16) | (minor << 8) | patch`, the

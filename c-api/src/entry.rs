@@ -82,6 +82,20 @@ impl Entry {
         }
     }
 
+    /// Takes the Rust object back out of an entry (one that never went into the registry).
+    pub(crate) fn into_rust<T: 'static>(self) -> Option<T> {
+        match self.kind {
+            Kind::Rust(vt) if (vt.type_id)() == TypeId::of::<T>() => {
+                let object = self.object;
+                core::mem::forget(self);
+                // SAFETY: the type id says `object` is a `Box<T>` owned by this entry, and
+                // forgetting the entry hands that ownership to us (its Drop will not free it).
+                Some(*unsafe { Box::from_raw(object.cast::<T>()) })
+            }
+            _ => None,
+        }
+    }
+
     /// Gives up ownership of a C object without running its destructor.
     pub(crate) fn into_c_object(self) -> *mut c_void {
         let object = self.object;

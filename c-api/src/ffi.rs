@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Runs `f`, turning a panic into `on_panic`.
 #[inline(always)]
-fn shielded<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
+pub(crate) fn shielded<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
@@ -24,7 +24,7 @@ fn shielded<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
 
 /// Runs a status-returning body under `catch_unwind`.
 #[inline(always)]
-fn status(f: impl FnOnce() -> Result<(), HdlStatus>) -> HdlStatus {
+pub(crate) fn status(f: impl FnOnce() -> Result<(), HdlStatus>) -> HdlStatus {
     shielded(HdlStatus::Panic, || match f() {
         Ok(()) => HdlStatus::Ok,
         Err(e) => e,
@@ -32,7 +32,7 @@ fn status(f: impl FnOnce() -> Result<(), HdlStatus>) -> HdlStatus {
 }
 
 #[inline(always)]
-fn handle(raw: u64) -> Result<Handle, HdlStatus> {
+pub(crate) fn handle(raw: u64) -> Result<Handle, HdlStatus> {
     Handle::from_raw(raw).ok_or(HdlStatus::NullHandle)
 }
 

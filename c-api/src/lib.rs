@@ -20,6 +20,8 @@ mod init;
 mod sync;
 
 #[cfg(not(loom))]
+mod callback;
+#[cfg(not(loom))]
 mod entry;
 #[cfg(not(loom))]
 mod ffi;
@@ -35,6 +37,10 @@ mod loom_models;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+#[cfg(not(loom))]
+pub use callback::{
+    HDL_CALLBACK_TAG, HdlCallbackFn, hdl_callback_invoke, hdl_callback_new, invoke_callback,
+};
 #[cfg(not(loom))]
 pub use entry::HdlDestructor;
 #[cfg(not(loom))]

@@ -28,6 +28,22 @@ pub fn insert<T: Send + Sync + 'static>(type_tag: u32, value: T) -> Result<Handl
         .map_err(|e| e.error.into())
 }
 
+/// Like [`insert`], but gives the value back on failure instead of dropping it.
+pub(crate) fn try_insert<T: Send + Sync + 'static>(
+    type_tag: u32,
+    value: T,
+) -> Result<Handle, (T, HdlStatus)> {
+    registry()
+        .try_insert(Entry::rust(type_tag, value))
+        .map_err(|e| {
+            let error = e.error.into();
+            match e.into_inner().into_rust::<T>() {
+                Some(value) => (value, error),
+                None => unreachable!("the registry gave back another entry"),
+            }
+        })
+}
+
 /// A scoped lookup with a type check: runs `f` on the `T` behind `handle`. Like
 /// `HandleTable::with`, it writes no shared memory and takes no reference; a concurrent revoke
 /// is deferred until `f` returns.
