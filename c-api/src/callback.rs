@@ -61,15 +61,21 @@ impl Drop for CCallback {
 /// let st = unsafe { hdl::hdl_callback_new(Some(add_one), 40 as *mut c_void, None, &mut h) };
 /// assert_eq!(st, hdl::HdlStatus::Ok);
 /// let h = handles::Handle::from_raw(h).unwrap();
-/// assert_eq!(hdl::invoke_callback(h, 2 as *mut c_void), Ok(42));
+/// // SAFETY: `add_one` accepts any `arg`.
+/// assert_eq!(unsafe { hdl::invoke_callback(h, 2 as *mut c_void) }, Ok(42));
 /// assert_eq!(hdl::hdl_revoke(h.into_raw()), hdl::HdlStatus::Ok);
-/// assert_eq!(hdl::invoke_callback(h, 2 as *mut c_void), Err(hdl::HdlStatus::Stale));
+/// // SAFETY: as above (and a stale handle calls nothing).
+/// assert_eq!(unsafe { hdl::invoke_callback(h, 2 as *mut c_void) }, Err(hdl::HdlStatus::Stale));
 /// ```
-pub fn invoke_callback(handle: Handle, arg: *mut c_void) -> Result<i32, HdlStatus> {
+///
+/// # Safety
+/// `arg` must be what the registered C function expects (it may dereference it).
+pub unsafe fn invoke_callback(handle: Handle, arg: *mut c_void) -> Result<i32, HdlStatus> {
     rust_api::with(handle, |cb: &CCallback| {
         // SAFETY: the function and user_data were registered together by `hdl_callback_new`,
         // whose caller promised the function may be called with that user_data from any
         // thread until `destroy` runs; the scoped lookup holds `destroy` off until we return.
+        // `arg` is what the function expects: our caller's promise.
         unsafe { (cb.function)(cb.user_data, arg) }
     })
 }
@@ -145,7 +151,8 @@ pub unsafe extern "C" fn hdl_callback_invoke(
     out_result: *mut i32,
 ) -> HdlStatus {
     status(|| {
-        let result = invoke_callback(self::handle(handle)?, arg)?;
+        // SAFETY: `arg` comes from C, which promises it suits the callback it invokes.
+        let result = unsafe { invoke_callback(self::handle(handle)?, arg)? };
         if !out_result.is_null() {
             // SAFETY: checked non-null; the caller promises it is writable.
             unsafe { out_result.write(result) };
