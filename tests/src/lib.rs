@@ -1,1 +1,6 @@
-//! Cross-crate tests of `handles`; the tests live in `tests/tests/`.
+//! Cross-crate tests of `handles`; the tests live in `tests/tests/`. This library holds the
+//! bindings the tests share: the example C thread pool (`examples/c/pool.c`, compiled by
+//! `build.rs`) and SQLite (bundled by `libsqlite3-sys`).
+
+pub mod pool;
+pub mod sqlite;
