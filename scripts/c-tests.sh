@@ -88,6 +88,17 @@ $VG "$OUT/bin/test_api"
 $VG "$OUT/bin/test_threads" 10000 30
 $VG "$OUT/bin/test_callbacks" 20000
 
+step "Rust clients of C libraries under valgrind (SQLite, the C thread pool; small sizes)"
+# The Rust test harness keeps a thread-local of the main thread alive at exit (std's mpmc
+# context), which valgrind calls "possibly lost": only definite leaks count here.
+VG_RUST="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
+clients=$(cargo test --release -p handles-tests --test sqlite --test pool --no-run \
+  --message-format=json 2>/dev/null | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+[ -n "$clients" ]
+for bin in $clients; do
+  HANDLES_SQLITE_ROUNDS=1 HANDLES_SQLITE_ROWS=2000 $VG_RUST "$bin" --test-threads=1 -q
+done
+
 step "call-cost bench (smoke run; quiet-machine figures need more iterations)"
 build bench_calls -O2
 "$OUT/bin/bench_calls" 2000000 3

@@ -4,3 +4,8 @@
 
 pub mod pool;
 pub mod sqlite;
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
