@@ -18,7 +18,8 @@ empty=$(count empty measure_empty)
 printf '%-16s %8s\n' operation 'Ir/op'
 printf '%-16s %8.1f   (loop overhead, subtracted below)\n' empty "$(echo "$empty / $n" | bc -l)"
 for spec in lookup:measure_lookup lookup-hot:measure_lookup insert:measure_insert \
-            remove:measure_remove retain-release:measure_retain_release; do
+            remove:measure_remove retain-release:measure_retain_release \
+            callback:measure_callback; do
   mode=${spec%%:*}; fn=${spec#*:}
   ir=$(count "$mode" "$fn")
   printf '%-16s %8.1f\n' "$mode" "$(echo "($ir - $empty) / $n" | bc -l)"

@@ -4,7 +4,8 @@
 //! count just that function (`--toggle-collect`). `scripts/op-costs.sh` runs every mode and
 //! subtracts the empty loop; run it as `bash scripts/op-costs.sh`.
 //!
-//! Modes: `empty`, `lookup`, `lookup-hot`, `insert`, `remove`, `retain-release`, `memory`.
+//! Modes: `empty`, `lookup`, `lookup-hot`, `insert`, `remove`, `retain-release`, `callback`
+//! (one call through a callback trampoline: lookup, type check, closure), `memory`.
 
 use handles::{Handle, HandleTable};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -89,6 +90,17 @@ fn measure_remove(hs: &[Handle]) -> u64 {
     sum
 }
 
+type Trampoline = extern "C" fn(*mut core::ffi::c_void, u64) -> u64;
+
+#[inline(never)]
+fn measure_callback(f: Trampoline, user_data: &[*mut core::ffi::c_void]) -> u64 {
+    let mut sum = 0;
+    for (i, &u) in user_data.iter().enumerate() {
+        sum += f(black_box(u), i as u64) & 1;
+    }
+    sum
+}
+
 fn filled(n: usize) -> Vec<Handle> {
     (0..n as u64).map(|i| TABLE.insert(i)).collect()
 }
@@ -130,6 +142,11 @@ fn main() {
             let hs = filled(N);
             black_box(measure_remove(&hs));
             TABLE.flush();
+        }
+        "callback" => {
+            let cb = handles::callback::Callback::new(|x: u64| x + 1);
+            let user_data = vec![cb.user_data(); N];
+            black_box(measure_callback(cb.trampoline1(), &user_data));
         }
         "memory" => memory(),
         other => panic!("unknown mode {other}"),

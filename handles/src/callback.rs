@@ -247,6 +247,7 @@ fn record(error: CallError) {
 struct RestoreCurrent(u64);
 
 impl Drop for RestoreCurrent {
+    #[inline]
     fn drop(&mut self) {
         let _ = CURRENT.try_with(|c| c.set(self.0));
     }
@@ -271,6 +272,7 @@ impl Drop for RestoreCurrent {
 /// assert_eq!(shape(&cb, cb.user_data()), Ok(5));
 /// assert_eq!(callback::invoke(cb.user_data(), |f: &fn()| f()), Err(CallError::WrongType));
 /// ```
+#[inline]
 pub fn invoke<F: 'static, R>(
     user_data: *const c_void,
     f: impl FnOnce(&F) -> R,
