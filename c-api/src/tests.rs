@@ -90,3 +90,60 @@ fn pointer_round_trip() {
     assert_eq!(hdl_from_ptr(core::ptr::null()), 0);
     assert_eq!(hdl_from_ptr(hdl_to_ptr(0x1234_5678_9abc)), 0x1234_5678_9abc);
 }
+
+static CALLBACK_DESTROYS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn count_destroy(user_data: *mut c_void) {
+    assert_eq!(user_data.addr(), 0x5eed);
+    CALLBACK_DESTROYS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// `arg` points at the callback's own handle: it revokes itself and still returns normally.
+unsafe extern "C" fn revoke_self(user_data: *mut c_void, arg: *mut c_void) -> i32 {
+    // SAFETY: the tests pass a pointer to a live u64.
+    let h = unsafe { *arg.cast::<u64>() };
+    assert_eq!(hdl_revoke(h), HdlStatus::Ok);
+    user_data.addr() as i32
+}
+
+#[test]
+fn c_callback_lifecycle() {
+    let user_data = core::ptr::without_provenance_mut::<c_void>(0x5eed);
+    let mut h = 0u64;
+    // SAFETY: valid out-pointers; `revoke_self` gets a pointer to `h` as its arg.
+    unsafe {
+        assert_eq!(
+            hdl_callback_new(None, user_data, Some(count_destroy), &mut h),
+            HdlStatus::NullPointer
+        );
+        assert_eq!(
+            hdl_callback_new(Some(revoke_self), user_data, Some(count_destroy), &mut h),
+            HdlStatus::Ok
+        );
+        let mut result = 0;
+        let arg = (&raw mut h).cast::<c_void>();
+        assert_eq!(hdl_callback_invoke(h, arg, &mut result), HdlStatus::Ok);
+        assert_eq!(result, 0x5eed);
+        // Revoked from inside: the next call is refused, the output untouched.
+        result = 7;
+        assert_eq!(hdl_callback_invoke(h, arg, &mut result), HdlStatus::Stale);
+        assert_eq!(result, 7);
+        assert_eq!(hdl_flush(core::ptr::null_mut()), HdlStatus::Ok);
+    }
+    assert_eq!(CALLBACK_DESTROYS.load(Ordering::SeqCst), 1);
+    // A callback handle is not some other Rust type, and other entries are not callbacks.
+    let other = insert(1, 5u32).unwrap();
+    // SAFETY: NULL out-pointer is allowed; the registry never calls anything for `other`.
+    unsafe {
+        assert_eq!(
+            hdl_callback_invoke(
+                other.into_raw(),
+                core::ptr::null_mut(),
+                core::ptr::null_mut()
+            ),
+            HdlStatus::WrongType
+        );
+    }
+    assert_eq!(hdl_revoke(other.into_raw()), HdlStatus::Ok);
+    flush();
+}
