@@ -20,6 +20,8 @@ mod init;
 mod sync;
 
 #[cfg(not(loom))]
+mod diag;
+#[cfg(not(loom))]
 mod entry;
 #[cfg(not(loom))]
 mod ffi;
@@ -35,6 +37,8 @@ mod loom_models;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+#[cfg(not(loom))]
+pub use diag::*;
 #[cfg(not(loom))]
 pub use entry::HdlDestructor;
 #[cfg(not(loom))]

@@ -451,8 +451,8 @@ impl<T: Send + Sync> HandleTable<T> {
                 Hold::Detached(record.free_hazard(), record)
             }
         };
-        let hazard = match hold {
-            Hold::Hazard(h) | Hold::Detached(h, _) => h,
+        let hazard = match &hold {
+            Hold::Hazard(h) | Hold::Detached(h, _) => *h,
         };
         hazard.store(slot as *const Slot<T> as usize, Ordering::Release);
         // The guard clears the hazard (and releases a temporary record) on every path.
@@ -545,17 +545,16 @@ mod exit {
     }
 
     extern "C" fn run() {
-        let mut node = HEAD.swap(core::ptr::null_mut(), Ordering::Acquire);
+        // The nodes stay where they are (reachable from `HEAD`, so leak checkers see no leak):
+        // the process is exiting, and a closure's drop is user code that could panic.
+        let mut node = HEAD.load(Ordering::Acquire);
         while !node.is_null() {
-            // SAFETY: nodes come from `Box::into_raw` in `push` and are published once; the
-            // swap above took the whole list, so this hook owns them.
-            let n = unsafe { Box::from_raw(node) };
-            node = n.next;
+            // SAFETY: nodes come from `Box::into_raw` in `push`, are published once and never
+            // freed; Acquire pairs with the publishing CAS.
+            let n = unsafe { &*node };
             // Nothing may unwind out of an `extern "C"` function.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (n.report)()));
-            // The boxed closure is leaked rather than dropped: its drop is user code that may
-            // panic, and the process is exiting anyway.
-            core::mem::forget(n);
+            node = n.next;
         }
     }
 }
