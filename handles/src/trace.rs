@@ -5,8 +5,10 @@
 //! It is a map behind a `Mutex`, touched by inserts, by the calls that end entries, and by
 //! diagnostics, never by lookups, and held only for a map operation (backtraces are captured
 //! before locking and dropped after unlocking; no user code runs under it). This is a debugging
-//! aid: capturing a backtrace costs tens of microseconds, and a `fork()` while another thread
-//! holds the lock would leave it locked in the child.
+//! aid: capturing a backtrace costs tens of microseconds, and it is **not fork-safe**: a
+//! `fork()` while another thread holds this lock, or the standard library's backtrace lock,
+//! leaves that lock held in the child, whose next insert or end then hangs (the fork test of
+//! `tests/` shows it, so CI runs only the diagnostics tests with the feature).
 
 use crate::handle::Handle;
 use std::backtrace::Backtrace;
