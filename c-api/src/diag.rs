@@ -420,3 +420,63 @@ fn shielded<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdl_insert;
+
+    fn text(handle: u64) -> String {
+        // SAFETY: NULL with length 0 is allowed.
+        let n = unsafe { hdl_diagnose_text(handle, core::ptr::null_mut(), 0) };
+        let mut buf = vec![0u8; n + 1];
+        // SAFETY: `buf` is writable for its length.
+        let m = unsafe { hdl_diagnose_text(handle, buf.as_mut_ptr().cast(), buf.len()) };
+        assert_eq!(m, n);
+        assert_eq!(buf[n], 0);
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    #[inline(never)]
+    fn insert_here(object: &mut u8) -> u64 {
+        let mut h = 0;
+        // SAFETY: valid object and out-pointer; no destructor.
+        let status = unsafe { hdl_insert((object as *mut u8).cast(), 5, None, &mut h) };
+        assert_eq!(status, HdlStatus::Ok);
+        h
+    }
+
+    #[test]
+    fn diagnose_text_and_struct() {
+        let mut object = 0u8;
+        let h = insert_here(&mut object);
+        let mut d = HdlDiagnosis {
+            status: HdlStatus::Panic,
+            end: HdlEndReason::Unknown,
+            refs: 9,
+            type_tag: 9,
+        };
+        // SAFETY: `d` is writable.
+        assert_eq!(unsafe { hdl_diagnose(h, &mut d) }, HdlStatus::Ok);
+        assert_eq!(
+            (d.status, d.end, d.refs, d.type_tag),
+            (HdlStatus::Ok, HdlEndReason::None, 1, 5)
+        );
+        assert!(text(h).contains("live, 1 reference(s)"));
+        assert_eq!(crate::hdl_revoke(h), HdlStatus::Ok);
+        // SAFETY: as above.
+        assert_eq!(unsafe { hdl_diagnose(h, &mut d) }, HdlStatus::Ok);
+        assert_eq!(
+            (d.status, d.end, d.refs, d.type_tag),
+            (HdlStatus::Stale, HdlEndReason::Revoked, 0, 0)
+        );
+        let t = text(h);
+        assert!(t.contains("stale: revoked"), "{t}");
+        #[cfg(feature = "debug-backtrace")]
+        assert!(
+            t.contains("inserted at:") && t.contains("insert_here") && t.contains("revoked at:"),
+            "{t}"
+        );
+        assert_eq!(text(0), "handle 0x0000000000000000: null handle");
+    }
+}
