@@ -27,6 +27,12 @@
 #define HDL_CALLBACK_TAG 1751411811
 
 /**
+ * Number of shards in the registry: the length of the per-shard arrays of
+ * `hdl_registry_stats`.
+ */
+#define HDL_SHARDS 64
+
+/**
  * Major version of the library these declarations come from.
  */
 #define HDL_VERSION_MAJOR 0
@@ -95,6 +101,32 @@ typedef enum {
 } hdl_status;
 
 /**
+ * How a stale handle's entry ended, in `hdl_diagnosis`.
+ */
+typedef enum {
+  /**
+   * The handle is not stale (live, invalid, foreign, busy or 0).
+   */
+  HDL_END_REASON_NONE = 0,
+  /**
+   * Stale, but its slot has been reused since, so how it ended is no longer known.
+   */
+  HDL_END_REASON_UNKNOWN = 1,
+  /**
+   * Its last reference was released (`hdl_release` to zero).
+   */
+  HDL_END_REASON_RELEASED = 2,
+  /**
+   * It was revoked (`hdl_revoke`), possibly ending later at its last release.
+   */
+  HDL_END_REASON_REVOKED = 3,
+  /**
+   * Its object was taken back with `hdl_take`.
+   */
+  HDL_END_REASON_TAKEN = 4,
+} hdl_end_reason;
+
+/**
  * A C callback: called with the `user_data` it was registered with and the caller's `arg`;
  * returns an `int32_t` of its choosing, which `hdl_callback_invoke` passes back. Never NULL
  * in a registration.
@@ -106,6 +138,144 @@ typedef int32_t (*hdl_callback_fn)(void *user_data, void *arg);
  * "nothing to do".
  */
 typedef void (*hdl_destructor)(void *object);
+
+/**
+ * Counters of the registry, filled by `hdl_stats`.
+ */
+typedef struct {
+  /**
+   * Live entries (inserted, not revoked, not ended).
+   */
+  size_t live;
+  /**
+   * Ended entries whose destructors await a reclamation pass (see `hdl_flush`).
+   */
+  size_t pending_drops;
+  /**
+   * Slots in allocated pages.
+   */
+  size_t slots;
+  /**
+   * Pages allocated, over all shards.
+   */
+  size_t pages;
+  /**
+   * Slots retired for good because their generation was exhausted.
+   */
+  size_t exhausted_slots;
+  /**
+   * Bytes the registry occupies (table and pages; not the objects).
+   */
+  size_t bytes;
+  /**
+   * Thread records allocated (the peak number of threads that used handles at once).
+   */
+  size_t thread_records;
+  /**
+   * Thread records held by live threads.
+   */
+  size_t threads_active;
+  /**
+   * Failed handle checks, process-wide (every handle table, every thread): never issued.
+   */
+  uint64_t failed_invalid;
+  /**
+   * Failed handle checks: handle of another table.
+   */
+  uint64_t failed_wrong_table;
+  /**
+   * Failed handle checks: raced with `hdl_take`.
+   */
+  uint64_t failed_busy;
+  /**
+   * Failed handle checks: stale, the entry was released to zero.
+   */
+  uint64_t failed_stale_released;
+  /**
+   * Failed handle checks: stale, the entry was revoked.
+   */
+  uint64_t failed_stale_revoked;
+  /**
+   * Failed handle checks: stale, the entry was taken.
+   */
+  uint64_t failed_stale_taken;
+  /**
+   * Failed handle checks: stale, the slot had been reused (reason no longer known).
+   */
+  uint64_t failed_stale_unknown;
+  /**
+   * Live entries per shard.
+   */
+  size_t shard_live[HDL_SHARDS];
+  /**
+   * Allocated slots per shard.
+   */
+  size_t shard_slots[HDL_SHARDS];
+} hdl_registry_stats;
+
+/**
+ * One entry of a leak report, passed to an `hdl_leak_visitor`.
+ */
+typedef struct {
+  /**
+   * The entry's handle.
+   */
+  uint64_t handle;
+  /**
+   * Its type tag.
+   */
+  uint32_t type_tag;
+  /**
+   * Counted references outstanding (the owner's included while not revoked).
+   */
+  uint32_t refs;
+  /**
+   * Whether it was revoked (only references taken before keep it alive).
+   */
+  bool revoked;
+  /**
+   * The object pointer (a `const T *` for a Rust object). Valid during the visit.
+   */
+  void *object;
+  /**
+   * For a Rust object, its Rust type name; NULL for a C object. Valid during the visit.
+   */
+  const char *rust_type;
+  /**
+   * Where the entry was inserted (a multi-line backtrace) when the library is built with
+   * the `debug-backtrace` feature; NULL otherwise. Valid during the visit.
+   */
+  const char *created_at;
+} hdl_leak_entry;
+
+/**
+ * A leak-report visitor: called once per live entry with the entry and your `ctx`.
+ */
+typedef void (*hdl_leak_visitor)(const hdl_leak_entry *entry, void *ctx);
+
+/**
+ * What the registry knows about a handle, filled by `hdl_diagnose`.
+ */
+typedef struct {
+  /**
+   * What `hdl_retain` would return now: `HDL_STATUS_OK` for a live handle, else
+   * `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_INVALID`, `HDL_STATUS_STALE`,
+   * `HDL_STATUS_WRONG_TABLE` or `HDL_STATUS_BUSY`.
+   */
+  hdl_status status;
+  /**
+   * For `HDL_STATUS_STALE`: how the entry ended; `HDL_END_REASON_NONE` otherwise.
+   */
+  hdl_end_reason end;
+  /**
+   * Counted references outstanding (live entries, and revoked ones references keep alive).
+   */
+  uint32_t refs;
+  /**
+   * The type tag of a live entry; 0 otherwise.
+   */
+  uint32_t type_tag;
+} hdl_diagnosis;
 
 #ifdef __cplusplus
 extern "C" {
@@ -152,6 +322,86 @@ hdl_status hdl_callback_new(hdl_callback_fn function,
  * `out_result` must be NULL or valid for writing an `int32_t`.
  */
 hdl_status hdl_callback_invoke(uint64_t handle, void *arg, int32_t *out_result);
+
+/**
+ * Fills `*out` with the registry's counters.
+ *
+ * Failed handle checks are counted per thread, on the failure path only (successful calls
+ * pay nothing for them), and summed over all threads and all handle tables of the process,
+ * Rust tables included. The figures are a snapshot; exact when no other thread is changing
+ * the registry.
+ *
+ * Thread-safety: any thread. Errors: `HDL_STATUS_NULL_POINTER` (`out` is NULL),
+ * `HDL_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing an `hdl_registry_stats`.
+ */
+hdl_status hdl_stats(hdl_registry_stats *out);
+
+/**
+ * Calls `visitor(entry, ctx)` for every live entry of the registry, and every revoked entry
+ * that references still keep alive: what a program that ends now leaks. If `out_count` is
+ * not NULL, writes the number of entries visited.
+ *
+ * The visitor runs on the calling thread with the entry's object kept alive for the call (as
+ * in a scoped lookup; no lock is held), and may call any `hdl_*` function; it must not unwind
+ * or `longjmp`. Entries inserted or ended meanwhile may or may not be visited.
+ *
+ * Thread-safety: any thread. Errors: `HDL_STATUS_NULL_POINTER` (`visitor` is NULL),
+ * `HDL_STATUS_PANIC`.
+ *
+ * # Safety
+ * `visitor` must be NULL or a function safe to call with the entry and `ctx`; `out_count`
+ * must be NULL or valid for writing a `size_t`.
+ */
+hdl_status hdl_leak_report(hdl_leak_visitor visitor, void *ctx, size_t *out_count);
+
+/**
+ * Prints the registry's leak report (every live entry with its handle, type tag, reference
+ * count, kind, and with `debug-backtrace` its insert backtrace) to stderr. If `out_count` is
+ * not NULL, writes the number of entries listed. This is what the library prints at exit when
+ * the environment variable `HANDLES_LEAK_REPORT` is `1` (and only if entries are left then).
+ *
+ * Thread-safety: any thread. Errors: `HDL_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out_count` must be NULL or valid for writing a `size_t`.
+ */
+hdl_status hdl_leak_report_stderr(size_t *out_count);
+
+/**
+ * Explains a handle: live (with its reference count and type tag) or why calls on it fail,
+ * and for a stale handle whether its entry was released, revoked or taken. Writes `*out`.
+ *
+ * The end is known from the moment the entry is revoked or ends until its slot is reused by a
+ * newer entry (freed slots are reused soon on a busy registry); after that `end` is
+ * `HDL_END_REASON_UNKNOWN`. Diagnosing changes nothing and is not counted as a failure.
+ *
+ * Thread-safety: any thread; the answer may be outdated as soon as it returns.
+ * Errors: `HDL_STATUS_NULL_POINTER` (`out` is NULL), `HDL_STATUS_PANIC`. Every handle value,
+ * 0 included, is diagnosed with `HDL_STATUS_OK`.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing an `hdl_diagnosis`.
+ */
+hdl_status hdl_diagnose(uint64_t handle, hdl_diagnosis *out);
+
+/**
+ * Writes a one-line (with `debug-backtrace`: multi-line, with the backtraces of the insert
+ * and of the revoke, last release or take) human-readable diagnosis of `handle` into `buf`,
+ * like `snprintf`: at most `len - 1` bytes and a NUL when `len > 0`. Returns the length of
+ * the whole message (without the NUL), so a return value `>= len` means it was truncated.
+ * `buf` may be NULL when `len` is 0.
+ *
+ * Example: `handle 0x0000004001000000: stale: revoked (removed)`.
+ *
+ * Thread-safety: any thread. Errors: none (returns 0 if a panic was caught).
+ *
+ * # Safety
+ * `buf` must be valid for writing `len` bytes (or NULL, then `len` is treated as 0).
+ */
+size_t hdl_diagnose_text(uint64_t handle, char *buf, size_t len);
 
 /**
  * Returns the version of the loaded library as `(major << 16) | (minor << 8) | patch`, the

@@ -73,20 +73,22 @@ build() { # name extra-flags...
 
 step "C tests under ASan + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-for t in test_api test_threads test_callbacks; do
+for t in test_api test_threads test_callbacks test_diag; do
   build "$t" -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   mv "$OUT/bin/$t" "$OUT/bin/${t}_asan"
 done
 "$OUT/bin/test_api_asan"
 "$OUT/bin/test_threads_asan" 200000 60
 "$OUT/bin/test_callbacks_asan" 200000
+"$OUT/bin/test_diag_asan"
 
 step "C tests under valgrind"
 VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1"
-for t in test_api test_threads test_callbacks; do build "$t" -O1; done
+for t in test_api test_threads test_callbacks test_diag; do build "$t" -O1; done
 $VG "$OUT/bin/test_api"
 $VG "$OUT/bin/test_threads" 10000 30
 $VG "$OUT/bin/test_callbacks" 20000
+$VG "$OUT/bin/test_diag"
 
 step "Rust clients of C libraries under valgrind (SQLite, the C thread pool; small sizes)"
 # The Rust test harness keeps a thread-local of the main thread alive at exit (std's mpmc

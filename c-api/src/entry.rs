@@ -12,6 +12,8 @@ pub type HdlDestructor = Option<unsafe extern "C" fn(object: *mut c_void)>;
 /// What a Rust object's entry needs to check its type and drop it.
 pub(crate) struct RustType {
     pub(crate) type_id: fn() -> TypeId,
+    /// `core::any::type_name` of the object, for leak reports.
+    pub(crate) type_name: fn() -> &'static str,
     drop: unsafe fn(*mut c_void),
 }
 
@@ -20,6 +22,7 @@ struct VTable<T>(core::marker::PhantomData<T>);
 impl<T: Send + Sync + 'static> VTable<T> {
     const VTABLE: &'static RustType = &RustType {
         type_id: TypeId::of::<T>,
+        type_name: core::any::type_name::<T>,
         drop: drop_box::<T>,
     };
 }
@@ -122,5 +125,5 @@ static REGISTRY: InitGuard<HandleTable<Entry>> = InitGuard::new();
 /// The process-wide registry: one Acquire load once initialised.
 #[inline(always)]
 pub(crate) fn registry() -> &'static HandleTable<Entry> {
-    REGISTRY.get_or_init(|| Box::new(HandleTable::new()))
+    REGISTRY.get_or_init(crate::diag::new_registry)
 }

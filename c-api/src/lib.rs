@@ -22,6 +22,8 @@ mod sync;
 #[cfg(not(loom))]
 mod callback;
 #[cfg(not(loom))]
+mod diag;
+#[cfg(not(loom))]
 mod entry;
 #[cfg(not(loom))]
 mod ffi;
@@ -41,6 +43,8 @@ mod tests;
 pub use callback::{
     HDL_CALLBACK_TAG, HdlCallbackFn, hdl_callback_invoke, hdl_callback_new, invoke_callback,
 };
+#[cfg(not(loom))]
+pub use diag::*;
 #[cfg(not(loom))]
 pub use entry::HdlDestructor;
 #[cfg(not(loom))]

@@ -12,6 +12,7 @@ pub enum Error {
     /// the slot has not reached. Usually a forged or corrupted value.
     Invalid,
     /// The handle was issued, but its entry has ended: released to zero, revoked, or taken.
+    /// [`HandleTable::diagnose`](crate::HandleTable::diagnose) says which.
     Stale,
     /// The handle was issued by another table (its tag does not match this table's).
     WrongTable,

@@ -59,6 +59,7 @@
 mod barrier;
 #[cfg(not(loom))]
 pub mod callback;
+mod diag;
 mod error;
 mod guard;
 mod handle;
@@ -70,12 +71,18 @@ mod slot;
 mod sync;
 mod table;
 mod tag;
+#[cfg(feature = "debug-backtrace")]
+mod trace;
 
 #[cfg(all(test, loom))]
 mod loom_models;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+pub use diag::{
+    Diagnosis, EndReason, Failures, LeakReport, LiveEntry, ShardStats, at_exit_if_enabled,
+    leak_report_enabled,
+};
 pub use error::{Error, InsertError};
 pub use guard::Guard;
 pub use handle::Handle;
@@ -90,7 +97,12 @@ impl TryFrom<u64> for Handle {
     }
 }
 
-/// Counters describing one table, from [`HandleTable::stats`].
+/// Number of shards in every table: the length of [`HandleTable::shard_stats`].
+pub const SHARDS: usize = handle::SHARDS;
+
+/// Counters describing one table, from [`HandleTable::stats`]. Per-shard figures come from
+/// [`HandleTable::shard_stats`]; failed lookups by reason from [`thread_stats`] (they are
+/// counted per thread, over all tables).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -118,6 +130,9 @@ pub struct ThreadStats {
     pub active: usize,
     /// Whether scoped lookups run fence-free (Linux `membarrier` available).
     pub asymmetric_barrier: bool,
+    /// Failed handle checks by reason, over all threads and tables. Counted per thread on the
+    /// failure path only, so successful lookups pay nothing for them.
+    pub failures: Failures,
 }
 
 /// Counters of the process-wide thread registry, shared by all tables.
@@ -138,5 +153,6 @@ pub fn thread_stats() -> ThreadStats {
         records,
         active,
         asymmetric_barrier: barrier::is_asymmetric(),
+        failures: diag::failures(),
     }
 }

@@ -388,3 +388,41 @@ fn free_list_pop_push_race() {
         assert_eq!(drops.load(Ordering::SeqCst), 4);
     });
 }
+
+/// A leak-report visit (`visit_live`, which reads LIVE *and* REVOKED values under a hazard)
+/// races a revoke, the last release and a reclamation pass: the visitor reads the value or
+/// skips the entry, never a dropped value; the value is dropped once; and the end code left in
+/// the slot says "revoked" whichever of the revoke and the release came first.
+#[test]
+fn leak_visit_vs_revoke_and_release() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(5, &drops));
+        table.retain(h).unwrap(); // two references
+        let visitor = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let mut visited = 0;
+                table.visit_live(|entry, value| {
+                    assert_eq!(entry.handle, h);
+                    assert_eq!(value.read(), 5);
+                    visited += 1;
+                });
+                assert!(visited <= 1);
+            })
+        };
+        let releaser = {
+            let table = table.clone();
+            thread::spawn(move || table.release(h).unwrap())
+        };
+        table.remove(h).unwrap();
+        releaser.join().unwrap();
+        table.flush();
+        visitor.join().unwrap();
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(table.diagnose(h).ended, Some(crate::EndReason::Revoked));
+        assert_eq!(table.with(h, Tracked::read), Err(Error::Stale));
+    });
+}

@@ -10,7 +10,8 @@
 //! Records are cache-line aligned: a hazard store touches only the owner's line, so lookups on
 //! many cores never write a shared cache line.
 
-use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use crate::diag::FAILURE_KINDS;
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use core::ptr;
 
 /// Hazard cells held inline in a record: a thread can hold this many scoped lookups at once
@@ -38,6 +39,10 @@ pub(crate) struct Record {
     pub(crate) index: usize,
     /// Next record in the registry list; written once before the record is published.
     next: *const Record,
+    /// Failed handle checks by kind (`diag::FailureKind`). Only the record's owner writes them
+    /// (a load and a store, no read-modify-write), on the failure path only; `thread_stats`
+    /// sums them over all records.
+    failures: [AtomicU64; FAILURE_KINDS],
 }
 
 // SAFETY: every mutable field is atomic; `next` is written before the record is published and
@@ -107,6 +112,23 @@ impl Record {
         self.hazards.iter().chain(chunks.flatten())
     }
 
+    /// Counts one failed handle check of kind `kind` (owner only).
+    #[cfg(not(loom))]
+    pub(crate) fn count_failure(&self, kind: usize) {
+        let cell = &self.failures[kind];
+        // Only the owner writes the counter, so load + store loses nothing; ownership passes
+        // between threads through `claimed` (Release in `release`, Acquire in `claim`).
+        cell.store(
+            cell.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// This record's failure counters.
+    pub(crate) fn failures(&self) -> [u64; FAILURE_KINDS] {
+        core::array::from_fn(|k| self.failures[k].load(Ordering::Relaxed))
+    }
+
     fn has_hazards(&self) -> bool {
         self.cells().any(|c| c.load(Ordering::Acquire) != 0)
     }
@@ -165,6 +187,7 @@ impl Registry {
             claimed: AtomicU32::new(1),
             index,
             next: ptr::null(),
+            failures: core::array::from_fn(|_| AtomicU64::new(0)),
         }));
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -293,6 +316,7 @@ static UNREGISTERED: Record = Record {
     claimed: AtomicU32::new(1),
     index: 0,
     next: ptr::null(),
+    failures: [const { AtomicU64::new(0) }; FAILURE_KINDS],
 };
 
 /// Releases the thread's record when the thread exits.

@@ -19,11 +19,18 @@
 //! | `TAKING`         | `take` is checking for borrowers          | 0                  |
 //! | `RETIRED`        | generation exhausted: never reused        | 0                  |
 //!
-//! For FREE slots the identity bits hold the generation the *next* occupant will get; for all
+//! For FREE slots the generation bits hold the generation the *next* occupant will get; for all
 //! other states, the current (or last) occupant's. The value cell holds an initialised `T`
 //! exactly in the LIVE, REVOKED and ENDED states.
+//!
+//! **End codes.** The tag field names the table only while the slot has an occupant that
+//! handles can reach (LIVE, REVOKED, TAKING). In the ENDED, FREE and RETIRED states the table's
+//! tag is implied (every slot of a table carries the same tag, and no check reads it there:
+//! `is_live_for` and `is_counted_for` need the LIVE or REVOKED flag), so the field records how
+//! the last occupant ended instead: [`END_RELEASED`], [`END_REVOKED`] or [`END_TAKEN`]. The
+//! code survives reclamation and the free list, and is lost when the slot is reused.
 
-use crate::handle::{GEN_SHIFT, IDENTITY_MASK, TAG_SHIFT};
+use crate::handle::{GEN_SHIFT, IDENTITY_MASK, TAG_MASK, TAG_SHIFT};
 use crate::sync::{AtomicU64, UnsafeCell};
 use core::mem::MaybeUninit;
 
@@ -35,6 +42,29 @@ pub(crate) const TAKING: u64 = 1 << 26;
 pub(crate) const RETIRED: u64 = 1 << 27;
 /// Largest reference count.
 pub(crate) const MAX_REFS: u64 = PAYLOAD_MASK;
+
+/// End code (ENDED, FREE, RETIRED states): the last reference was released.
+pub(crate) const END_RELEASED: u64 = 1 << TAG_SHIFT;
+/// End code: the entry was revoked (`remove`), possibly ending later at its last release.
+pub(crate) const END_REVOKED: u64 = 2 << TAG_SHIFT;
+/// End code: the value was moved out with `take`.
+pub(crate) const END_TAKEN: u64 = 3 << TAG_SHIFT;
+/// The tag field, which holds an end code in the ENDED, FREE and RETIRED states.
+pub(crate) const END_MASK: u64 = TAG_MASK << TAG_SHIFT;
+/// The generation field.
+pub(crate) const GEN_FIELD: u64 = !((1 << GEN_SHIFT) - 1);
+
+/// The identity bits of an ended occupant: its generation and the end code `end`.
+#[inline(always)]
+pub(crate) fn ended_identity(state: u64, end: u64) -> u64 {
+    (state & GEN_FIELD) | end
+}
+
+/// The end code recorded in an ENDED, FREE or RETIRED state word.
+#[inline]
+pub(crate) fn end_code(state: u64) -> u64 {
+    state & END_MASK
+}
 
 /// Identity bits for `tag` and `generation`.
 #[inline(always)]

@@ -18,14 +18,15 @@
 //! with respect to every other transition; a failed CAS changes nothing.
 
 use crate::barrier;
+use crate::diag::EndReason;
 use crate::error::{Error, InsertError};
 use crate::guard::{Guard, Hold};
 use crate::handle::{Handle, MAX_GENERATION, MAX_TAG, SHARDS};
 use crate::registry;
 use crate::shard::Shard;
 use crate::slot::{
-    self, ENDED, LIVE, MAX_REFS, PAYLOAD_MASK, RETIRED, REVOKED, Slot, TAKING, identity_of,
-    is_counted_for, is_live_for,
+    self, END_RELEASED, END_REVOKED, END_TAKEN, ENDED, GEN_FIELD, LIVE, MAX_REFS, PAYLOAD_MASK,
+    RETIRED, REVOKED, Slot, TAKING, ended_identity, identity_of, is_counted_for, is_live_for,
 };
 use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use crate::tag;
@@ -56,6 +57,9 @@ pub struct HandleTable<T> {
     tag: AtomicU32,
     /// Generation after which a slot is retired instead of reused.
     max_generation: u32,
+    /// Insert and end backtraces per slot (`debug-backtrace` feature only).
+    #[cfg(feature = "debug-backtrace")]
+    traces: crate::trace::Traces,
     _owns: PhantomData<T>,
 }
 
@@ -103,6 +107,8 @@ impl<T: Send + Sync> HandleTable<T> {
                 shards: core::array::from_fn(|_| Shard::new()),
                 tag: AtomicU32::new(0),
                 max_generation: if max > MAX_GENERATION { MAX_GENERATION } else { max },
+                #[cfg(feature = "debug-backtrace")]
+                traces: crate::trace::Traces::new(),
                 _owns: PhantomData,
             }
         }
@@ -146,18 +152,19 @@ impl<T: Send + Sync> HandleTable<T> {
         };
         let shard = &self.shards[shard_index];
         // We own the slot: it came off a free list or the bump index.
+        // A never-used slot (state 0) starts at generation 0; a free one holds the next
+        // generation, with the previous occupant's end code where the tag goes.
         let old = slot.state.load(Ordering::Relaxed);
-        let identity = if old == 0 {
-            slot::identity(tag, 0)
-        } else {
-            identity_of(old)
-        };
+        let identity = (old & GEN_FIELD) | slot::identity(tag, 0);
+        let handle = Handle::from_parts(identity, shard_index, index);
+        #[cfg(feature = "debug-backtrace")]
+        self.traces.created(handle);
         // SAFETY: the slot is exclusively ours and empty (FREE or never used).
         unsafe { slot.write(value) };
         shard.add_live(1);
         // Release publishes the value to lookups' Acquire loads of the state.
         slot.state.store(identity | LIVE | 1, Ordering::Release);
-        Ok(Handle::from_parts(identity, shard_index, index))
+        Ok(handle)
     }
 
     /// Borrows the value for the duration of `f`: a scoped lookup.
@@ -369,7 +376,13 @@ impl<T: Send + Sync> HandleTable<T> {
             }
             let last = state & PAYLOAD_MASK == 1;
             let new = if last {
-                identity_of(state) | ENDED
+                // A revoked entry ended by its last release still ended because of the revoke.
+                let end = if state & REVOKED != 0 {
+                    END_REVOKED
+                } else {
+                    END_RELEASED
+                };
+                ended_identity(state, end) | ENDED
             } else {
                 state - 1
             };
@@ -380,6 +393,8 @@ impl<T: Send + Sync> HandleTable<T> {
             {
                 Ok(_) => {
                     if last {
+                        #[cfg(feature = "debug-backtrace")]
+                        self.traces.ended(handle, true);
                         if state & LIVE != 0 {
                             self.shards[handle.shard()].add_live(-1);
                         }
@@ -418,7 +433,7 @@ impl<T: Send + Sync> HandleTable<T> {
             }
             let refs = state & PAYLOAD_MASK;
             let new = if refs == 1 {
-                identity_of(state) | ENDED
+                ended_identity(state, END_REVOKED) | ENDED
             } else {
                 identity_of(state) | REVOKED | (refs - 1)
             };
@@ -427,6 +442,8 @@ impl<T: Send + Sync> HandleTable<T> {
                 .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
+                    #[cfg(feature = "debug-backtrace")]
+                    self.traces.ended(handle, false);
                     self.shards[handle.shard()].add_live(-1);
                     if refs == 1 {
                         self.retire(handle.shard(), handle.index(), slot, new);
@@ -484,11 +501,18 @@ impl<T: Send + Sync> HandleTable<T> {
             slot.state.store(identity | LIVE | 1, Ordering::Release);
             return Err(Error::Busy);
         }
+        #[cfg(feature = "debug-backtrace")]
+        self.traces.ended(handle, false);
         self.shards[handle.shard()].add_live(-1);
         // SAFETY: TAKING excludes every other transition, one reference (ours) was left, and no
         // hazard names the slot, so nothing else can reach the value.
         let value = unsafe { slot.read() };
-        self.recycle(handle.shard(), handle.index(), slot, identity);
+        self.recycle(
+            handle.shard(),
+            handle.index(),
+            slot,
+            ended_identity(identity, END_TAKEN),
+        );
         Ok(value)
     }
 
@@ -588,6 +612,11 @@ impl<T: Send + Sync> HandleTable<T> {
         &self.shards[index]
     }
 
+    #[cfg(feature = "debug-backtrace")]
+    pub(crate) fn traces(&self) -> &crate::trace::Traces {
+        &self.traces
+    }
+
     pub(crate) fn max_generation(&self) -> u32 {
         self.max_generation
     }
@@ -671,36 +700,53 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// Explains why an operation on `handle` failed, from the slot state that operation saw
-    /// (`None` when the handle's page does not exist). Slow path only.
+    /// (`None` when the handle's page does not exist), and counts the failure in this thread's
+    /// record. Slow path only.
     #[cold]
     #[inline(never)]
     pub(crate) fn classify(&self, handle: Handle, seen: Option<u64>) -> Error {
+        let (error, ended) = self.explain(handle, seen);
+        crate::diag::count_failure(error, ended);
+        error
+    }
+
+    /// The error for `handle` given the slot state `seen`, and for [`Error::Stale`], how the
+    /// entry ended when the slot still records it (see `slot.rs`, end codes).
+    pub(crate) fn explain(&self, handle: Handle, seen: Option<u64>) -> (Error, Option<EndReason>) {
         let tag = self.tag_if_set();
         if tag == 0 || handle.tag() != tag {
-            return Error::WrongTable;
+            return (Error::WrongTable, None);
         }
         let Some(state) = seen else {
-            return Error::Invalid; // no such page: never issued
+            return (Error::Invalid, None); // no such page: never issued
         };
         if state == 0 {
-            return Error::Invalid; // slot never used
+            return (Error::Invalid, None); // slot never used
         }
         let (wanted, current) = (handle.generation(), slot::generation_of(state));
         let occupied = state & (LIVE | REVOKED | ENDED | TAKING | RETIRED) != 0;
         if !occupied {
-            // FREE: `current` is the generation the next occupant will get.
-            return if wanted < current {
-                Error::Stale
+            // FREE: `current` is the generation the next occupant will get, and the end code
+            // is that of the occupant before it (generation `current - 1`).
+            return if wanted.wrapping_add(1) == current {
+                (Error::Stale, EndReason::from_code(slot::end_code(state)))
+            } else if wanted < current {
+                (Error::Stale, None) // an older generation: how it ended is forgotten
             } else {
-                Error::Invalid
+                (Error::Invalid, None)
             };
         }
         match wanted.cmp(&current) {
-            core::cmp::Ordering::Less => Error::Stale,
-            core::cmp::Ordering::Greater => Error::Invalid,
+            // The slot has a newer occupant: how this generation ended is forgotten.
+            core::cmp::Ordering::Less => (Error::Stale, None),
+            core::cmp::Ordering::Greater => (Error::Invalid, None),
             // A `take` is deciding: it either ends the entry or puts it back.
-            _ if state & TAKING != 0 => Error::Busy,
-            _ => Error::Stale,
+            _ if state & TAKING != 0 => (Error::Busy, None),
+            _ if state & REVOKED != 0 => (Error::Stale, Some(EndReason::Revoked)),
+            _ if state & (ENDED | RETIRED) != 0 => {
+                (Error::Stale, EndReason::from_code(slot::end_code(state)))
+            }
+            _ => (Error::Stale, None),
         }
     }
 }

@@ -313,3 +313,83 @@ fn guard_outliving_the_exit_hook_still_protects() {
     assert_eq!(TABLE.flush(), 0);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
+
+/// `visit_live` reads live and revoked-but-referenced values under a hazard (the unsafe read
+/// of `get_counted`): a value removed during the visit is not dropped until the visit ends.
+#[test]
+fn leak_visit_reads_live_and_revoked_values() {
+    let drops = counter();
+    let table = HandleTable::new();
+    let live = table.insert(Tracked::new(1, &drops));
+    let revoked = table.insert(Tracked::new(2, &drops));
+    table.retain(revoked).unwrap();
+    table.remove(revoked).unwrap(); // REVOKED, one reference left
+    let ended = table.insert(Tracked::new(3, &drops));
+    table.remove(ended).unwrap(); // ENDED: not visited
+    let mut seen = Vec::new();
+    table.visit_live(|entry, value| {
+        // Remove while visiting: the hazard keeps the value alive until the visit returns.
+        if entry.handle == live {
+            table.remove(live).unwrap();
+            assert_eq!(table.flush(), 1);
+        }
+        seen.push((entry.handle, *value.payload, entry.refs, entry.revoked));
+    });
+    seen.sort_by_key(|s| s.1);
+    assert_eq!(seen, [(live, 1, 1, false), (revoked, 2, 1, true)]);
+    assert_eq!(table.flush(), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    assert_eq!(table.release(revoked), Ok(true));
+    assert_eq!(table.leak_report().entries.len(), 0);
+    assert_eq!(table.flush(), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+}
+
+/// End codes survive the ENDED state, reclamation and the free list, and are forgotten (never
+/// misreported) once the slot is reused.
+#[test]
+fn end_codes_through_reclamation_and_reuse() {
+    use crate::EndReason;
+    let drops = counter();
+    let table = HandleTable::new();
+    let released = table.insert(Tracked::new(1, &drops));
+    let revoked = table.insert(Tracked::new(2, &drops));
+    let taken = table.insert(Tracked::new(3, &drops));
+    assert_eq!(table.release(released), Ok(true));
+    table.remove(revoked).unwrap();
+    drop(table.take(taken).unwrap());
+    for (h, why) in [
+        (released, EndReason::Released),
+        (revoked, EndReason::Revoked),
+        (taken, EndReason::Taken),
+    ] {
+        assert_eq!(table.diagnose(h).error, Some(Error::Stale));
+        assert_eq!(table.diagnose(h).ended, Some(why), "ENDED or FREE");
+    }
+    assert_eq!(table.flush(), 0);
+    for (h, why) in [
+        (released, EndReason::Released),
+        (revoked, EndReason::Revoked),
+    ] {
+        assert_eq!(table.diagnose(h).ended, Some(why), "FREE after reclamation");
+    }
+    // Reuse every freed slot: the old handles are still stale, their end now unknown.
+    let fresh: Vec<Handle> = (0..3)
+        .map(|i| table.insert(Tracked::new(i, &drops)))
+        .collect();
+    for h in [released, revoked, taken] {
+        let d = table.diagnose(h);
+        assert_eq!((d.error, d.ended), (Some(Error::Stale), None));
+    }
+    for &h in &fresh {
+        assert_eq!(table.diagnose(h).error, None);
+        assert_eq!(table.diagnose(h).refs, 1);
+    }
+    // A table whose slots retire after one use keeps the end code in RETIRED.
+    let once = HandleTable::with_max_generation(0);
+    let h = once.insert(Tracked::new(9, &drops));
+    once.remove(h).unwrap();
+    once.flush();
+    assert_eq!(once.diagnose(h).ended, Some(EndReason::Revoked));
+    assert_eq!(once.stats().exhausted_slots, 1);
+}

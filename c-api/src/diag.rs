@@ -1,0 +1,482 @@
+//! Diagnostics of the C registry: `hdl_stats`, `hdl_leak_report`, `hdl_diagnose`, and the leak
+//! report at exit (`HANDLES_LEAK_REPORT=1`).
+
+use crate::entry::{Entry, Kind, registry};
+use crate::status::HdlStatus;
+use core::ffi::{c_char, c_void};
+use handles::{EndReason, Error, Handle, HandleTable, LiveEntry};
+use std::ffi::CString;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Number of shards in the registry: the length of the per-shard arrays of
+/// `hdl_registry_stats`.
+pub const HDL_SHARDS: usize = 64;
+const _: () = assert!(HDL_SHARDS == handles::SHARDS);
+
+/// Counters of the registry, filled by `hdl_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct HdlRegistryStats {
+    /// Live entries (inserted, not revoked, not ended).
+    pub live: usize,
+    /// Ended entries whose destructors await a reclamation pass (see `hdl_flush`).
+    pub pending_drops: usize,
+    /// Slots in allocated pages.
+    pub slots: usize,
+    /// Pages allocated, over all shards.
+    pub pages: usize,
+    /// Slots retired for good because their generation was exhausted.
+    pub exhausted_slots: usize,
+    /// Bytes the registry occupies (table and pages; not the objects).
+    pub bytes: usize,
+    /// Thread records allocated (the peak number of threads that used handles at once).
+    pub thread_records: usize,
+    /// Thread records held by live threads.
+    pub threads_active: usize,
+    /// Failed handle checks, process-wide (every handle table, every thread): never issued.
+    pub failed_invalid: u64,
+    /// Failed handle checks: handle of another table.
+    pub failed_wrong_table: u64,
+    /// Failed handle checks: raced with `hdl_take`.
+    pub failed_busy: u64,
+    /// Failed handle checks: stale, the entry was released to zero.
+    pub failed_stale_released: u64,
+    /// Failed handle checks: stale, the entry was revoked.
+    pub failed_stale_revoked: u64,
+    /// Failed handle checks: stale, the entry was taken.
+    pub failed_stale_taken: u64,
+    /// Failed handle checks: stale, the slot had been reused (reason no longer known).
+    pub failed_stale_unknown: u64,
+    /// Live entries per shard.
+    pub shard_live: [usize; HDL_SHARDS],
+    /// Allocated slots per shard.
+    pub shard_slots: [usize; HDL_SHARDS],
+}
+
+/// Fills `*out` with the registry's counters.
+///
+/// Failed handle checks are counted per thread, on the failure path only (successful calls
+/// pay nothing for them), and summed over all threads and all handle tables of the process,
+/// Rust tables included. The figures are a snapshot; exact when no other thread is changing
+/// the registry.
+///
+/// Thread-safety: any thread. Errors: `HDL_STATUS_NULL_POINTER` (`out` is NULL),
+/// `HDL_STATUS_PANIC`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing an `hdl_registry_stats`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_stats(out: *mut HdlRegistryStats) -> HdlStatus {
+    shielded(HdlStatus::Panic, || {
+        if out.is_null() {
+            return HdlStatus::NullPointer;
+        }
+        let table = registry();
+        let s = table.stats();
+        let t = handles::thread_stats();
+        let f = t.failures;
+        let mut stats = HdlRegistryStats {
+            live: s.live,
+            pending_drops: s.pending_drops,
+            slots: s.slots,
+            pages: s.pages,
+            exhausted_slots: s.exhausted_slots,
+            bytes: s.bytes,
+            thread_records: t.records,
+            threads_active: t.active,
+            failed_invalid: f.invalid,
+            failed_wrong_table: f.wrong_table,
+            failed_busy: f.busy,
+            failed_stale_released: f.stale_released,
+            failed_stale_revoked: f.stale_revoked,
+            failed_stale_taken: f.stale_taken,
+            failed_stale_unknown: f.stale_unknown,
+            shard_live: [0; HDL_SHARDS],
+            shard_slots: [0; HDL_SHARDS],
+        };
+        for (i, shard) in table.shard_stats().iter().enumerate().take(HDL_SHARDS) {
+            stats.shard_live[i] = shard.live;
+            stats.shard_slots[i] = shard.slots;
+        }
+        // SAFETY: checked non-null; the caller promises it is writable.
+        unsafe { out.write(stats) };
+        HdlStatus::Ok
+    })
+}
+
+/// One entry of a leak report, passed to an `hdl_leak_visitor`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct HdlLeakEntry {
+    /// The entry's handle.
+    pub handle: u64,
+    /// Its type tag.
+    pub type_tag: u32,
+    /// Counted references outstanding (the owner's included while not revoked).
+    pub refs: u32,
+    /// Whether it was revoked (only references taken before keep it alive).
+    pub revoked: bool,
+    /// The object pointer (a `const T *` for a Rust object). Valid during the visit.
+    pub object: *mut c_void,
+    /// For a Rust object, its Rust type name; NULL for a C object. Valid during the visit.
+    pub rust_type: *const c_char,
+    /// Where the entry was inserted (a multi-line backtrace) when the library is built with
+    /// the `debug-backtrace` feature; NULL otherwise. Valid during the visit.
+    pub created_at: *const c_char,
+}
+
+/// A leak-report visitor: called once per live entry with the entry and your `ctx`.
+pub type HdlLeakVisitor =
+    Option<unsafe extern "C" fn(entry: *const HdlLeakEntry, ctx: *mut c_void)>;
+
+/// Calls `visitor(entry, ctx)` for every live entry of the registry, and every revoked entry
+/// that references still keep alive: what a program that ends now leaks. If `out_count` is
+/// not NULL, writes the number of entries visited.
+///
+/// The visitor runs on the calling thread with the entry's object kept alive for the call (as
+/// in a scoped lookup; no lock is held), and may call any `hdl_*` function; it must not unwind
+/// or `longjmp`. Entries inserted or ended meanwhile may or may not be visited.
+///
+/// Thread-safety: any thread. Errors: `HDL_STATUS_NULL_POINTER` (`visitor` is NULL),
+/// `HDL_STATUS_PANIC`.
+///
+/// # Safety
+/// `visitor` must be NULL or a function safe to call with the entry and `ctx`; `out_count`
+/// must be NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_leak_report(
+    visitor: HdlLeakVisitor,
+    ctx: *mut c_void,
+    out_count: *mut usize,
+) -> HdlStatus {
+    shielded(HdlStatus::Panic, || {
+        let Some(visitor) = visitor else {
+            return HdlStatus::NullPointer;
+        };
+        let mut count = 0;
+        visit(registry(), |entry| {
+            count += 1;
+            // SAFETY: the caller promises `visitor` may be called with an entry and `ctx`;
+            // `entry` and its strings live for the call.
+            unsafe { visitor(entry, ctx) };
+        });
+        if !out_count.is_null() {
+            // SAFETY: checked non-null; the caller promises it is writable.
+            unsafe { out_count.write(count) };
+        }
+        HdlStatus::Ok
+    })
+}
+
+/// Builds an `HdlLeakEntry` for each live entry (strings owned for the call) and passes it on.
+fn visit(table: &HandleTable<Entry>, mut f: impl FnMut(&HdlLeakEntry)) {
+    table.visit_live(|live: &LiveEntry, e: &Entry| {
+        let rust_type = match e.kind {
+            Kind::Rust(vt) => CString::new((vt.type_name)()).ok(),
+            Kind::C(_) => None,
+        };
+        let created_at = created_at(live);
+        f(&HdlLeakEntry {
+            handle: live.handle.into_raw(),
+            type_tag: e.tag,
+            refs: live.refs,
+            revoked: live.revoked,
+            object: e.object,
+            rust_type: rust_type
+                .as_deref()
+                .map_or(core::ptr::null(), |s| s.as_ptr()),
+            created_at: created_at
+                .as_deref()
+                .map_or(core::ptr::null(), |s| s.as_ptr()),
+        });
+    });
+}
+
+#[cfg(feature = "debug-backtrace")]
+fn created_at(live: &LiveEntry) -> Option<CString> {
+    let text = live.created_at.as_ref()?.to_string().replace('\0', " ");
+    CString::new(text).ok()
+}
+
+#[cfg(not(feature = "debug-backtrace"))]
+fn created_at(_: &LiveEntry) -> Option<CString> {
+    None
+}
+
+/// The registry's leak report as text (what `HANDLES_LEAK_REPORT=1` prints at exit), and the
+/// number of entries.
+fn leak_report_text() -> (String, usize) {
+    use core::fmt::Write;
+    let mut lines = String::new();
+    let mut count = 0;
+    visit(registry(), |e| {
+        count += 1;
+        let _ = write!(
+            lines,
+            "\n  {:#018x} tag={} refs={}{}",
+            e.handle,
+            e.type_tag,
+            e.refs,
+            if e.revoked { " revoked" } else { "" }
+        );
+        if e.rust_type.is_null() {
+            lines.push_str(" (C object)");
+        } else {
+            // SAFETY: a NUL-terminated string that lives for this visit.
+            let name = unsafe { core::ffi::CStr::from_ptr(e.rust_type) };
+            let _ = write!(lines, " (Rust {})", name.to_string_lossy());
+        }
+        if !e.created_at.is_null() {
+            // SAFETY: as above.
+            let bt = unsafe { core::ffi::CStr::from_ptr(e.created_at) };
+            let _ = write!(lines, "\n    inserted at:\n{}", bt.to_string_lossy());
+        }
+    });
+    (
+        format!("hdl: {count} live handle(s) in the registry{lines}"),
+        count,
+    )
+}
+
+/// Prints the registry's leak report (every live entry with its handle, type tag, reference
+/// count, kind, and with `debug-backtrace` its insert backtrace) to stderr. If `out_count` is
+/// not NULL, writes the number of entries listed. This is what the library prints at exit when
+/// the environment variable `HANDLES_LEAK_REPORT` is `1` (and only if entries are left then).
+///
+/// Thread-safety: any thread. Errors: `HDL_STATUS_PANIC`.
+///
+/// # Safety
+/// `out_count` must be NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_leak_report_stderr(out_count: *mut usize) -> HdlStatus {
+    shielded(HdlStatus::Panic, || {
+        let (text, count) = leak_report_text();
+        eprint(&text);
+        if !out_count.is_null() {
+            // SAFETY: checked non-null; the caller promises it is writable.
+            unsafe { out_count.write(count) };
+        }
+        HdlStatus::Ok
+    })
+}
+
+fn eprint(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+    let _ = err.flush();
+}
+
+/// Builds the registry (its init guard's initialiser) and, when `HANDLES_LEAK_REPORT=1`,
+/// registers the leak report at exit once.
+pub(crate) fn new_registry() -> Box<HandleTable<Entry>> {
+    static HOOKED: AtomicBool = AtomicBool::new(false);
+    if !HOOKED.swap(true, Ordering::AcqRel) {
+        handles::at_exit_if_enabled(Box::new(|| {
+            let (text, count) = leak_report_text();
+            if count > 0 {
+                eprint(&text);
+            }
+        }));
+    }
+    Box::new(HandleTable::new())
+}
+
+/// How a stale handle's entry ended, in `hdl_diagnosis`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HdlEndReason {
+    /// The handle is not stale (live, invalid, foreign, busy or 0).
+    None = 0,
+    /// Stale, but its slot has been reused since, so how it ended is no longer known.
+    Unknown = 1,
+    /// Its last reference was released (`hdl_release` to zero).
+    Released = 2,
+    /// It was revoked (`hdl_revoke`), possibly ending later at its last release.
+    Revoked = 3,
+    /// Its object was taken back with `hdl_take`.
+    Taken = 4,
+}
+
+/// What the registry knows about a handle, filled by `hdl_diagnose`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct HdlDiagnosis {
+    /// What `hdl_retain` would return now: `HDL_STATUS_OK` for a live handle, else
+    /// `HDL_STATUS_NULL_HANDLE`, `HDL_STATUS_INVALID`, `HDL_STATUS_STALE`,
+    /// `HDL_STATUS_WRONG_TABLE` or `HDL_STATUS_BUSY`.
+    pub status: HdlStatus,
+    /// For `HDL_STATUS_STALE`: how the entry ended; `HDL_END_REASON_NONE` otherwise.
+    pub end: HdlEndReason,
+    /// Counted references outstanding (live entries, and revoked ones references keep alive).
+    pub refs: u32,
+    /// The type tag of a live entry; 0 otherwise.
+    pub type_tag: u32,
+}
+
+fn end_reason(e: Option<EndReason>) -> HdlEndReason {
+    match e {
+        Some(EndReason::Released) => HdlEndReason::Released,
+        Some(EndReason::Revoked) => HdlEndReason::Revoked,
+        Some(EndReason::Taken) => HdlEndReason::Taken,
+        // `EndReason` is non-exhaustive; a future reason is still an ended entry.
+        _ => HdlEndReason::Unknown,
+    }
+}
+
+/// Explains a handle: live (with its reference count and type tag) or why calls on it fail,
+/// and for a stale handle whether its entry was released, revoked or taken. Writes `*out`.
+///
+/// The end is known from the moment the entry is revoked or ends until its slot is reused by a
+/// newer entry (freed slots are reused soon on a busy registry); after that `end` is
+/// `HDL_END_REASON_UNKNOWN`. Diagnosing changes nothing and is not counted as a failure.
+///
+/// Thread-safety: any thread; the answer may be outdated as soon as it returns.
+/// Errors: `HDL_STATUS_NULL_POINTER` (`out` is NULL), `HDL_STATUS_PANIC`. Every handle value,
+/// 0 included, is diagnosed with `HDL_STATUS_OK`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing an `hdl_diagnosis`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_diagnose(handle: u64, out: *mut HdlDiagnosis) -> HdlStatus {
+    shielded(HdlStatus::Panic, || {
+        if out.is_null() {
+            return HdlStatus::NullPointer;
+        }
+        let diagnosis = match Handle::from_raw(handle) {
+            None => HdlDiagnosis {
+                status: HdlStatus::NullHandle,
+                end: HdlEndReason::None,
+                refs: 0,
+                type_tag: 0,
+            },
+            Some(h) => {
+                let table = registry();
+                let d = table.diagnose(h);
+                HdlDiagnosis {
+                    status: d.error.map_or(HdlStatus::Ok, HdlStatus::from),
+                    end: match d.error {
+                        Some(Error::Stale) => end_reason(d.ended),
+                        _ => HdlEndReason::None,
+                    },
+                    refs: d.refs,
+                    type_tag: if d.error.is_none() {
+                        table.with(h, |e| e.tag).unwrap_or(0)
+                    } else {
+                        0
+                    },
+                }
+            }
+        };
+        // SAFETY: checked non-null; the caller promises it is writable.
+        unsafe { out.write(diagnosis) };
+        HdlStatus::Ok
+    })
+}
+
+/// Writes a one-line (with `debug-backtrace`: multi-line, with the backtraces of the insert
+/// and of the revoke, last release or take) human-readable diagnosis of `handle` into `buf`,
+/// like `snprintf`: at most `len - 1` bytes and a NUL when `len > 0`. Returns the length of
+/// the whole message (without the NUL), so a return value `>= len` means it was truncated.
+/// `buf` may be NULL when `len` is 0.
+///
+/// Example: `handle 0x0000004001000000: stale: revoked (removed)`.
+///
+/// Thread-safety: any thread. Errors: none (returns 0 if a panic was caught).
+///
+/// # Safety
+/// `buf` must be valid for writing `len` bytes (or NULL, then `len` is treated as 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_diagnose_text(handle: u64, buf: *mut c_char, len: usize) -> usize {
+    shielded(0, || {
+        let text = match Handle::from_raw(handle) {
+            None => format!("handle {handle:#018x}: null handle"),
+            Some(h) => registry().diagnose(h).to_string(),
+        };
+        let bytes = text.as_bytes();
+        if !buf.is_null() && len > 0 {
+            let n = bytes.len().min(len - 1);
+            // SAFETY: the caller promises `buf` is writable for `len` bytes; `n + 1 <= len`,
+            // and `bytes` cannot overlap a buffer we just allocated the text for.
+            unsafe {
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
+                buf.add(n).write(0);
+            }
+        }
+        bytes.len()
+    })
+}
+
+/// Runs `f`, turning a panic into `on_panic` (a panicking payload drop is forgotten).
+fn shielded<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                core::mem::forget(again);
+            }
+            on_panic
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdl_insert;
+
+    fn text(handle: u64) -> String {
+        // SAFETY: NULL with length 0 is allowed.
+        let n = unsafe { hdl_diagnose_text(handle, core::ptr::null_mut(), 0) };
+        let mut buf = vec![0u8; n + 1];
+        // SAFETY: `buf` is writable for its length.
+        let m = unsafe { hdl_diagnose_text(handle, buf.as_mut_ptr().cast(), buf.len()) };
+        assert_eq!(m, n);
+        assert_eq!(buf[n], 0);
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    #[inline(never)]
+    fn insert_here(object: &mut u8) -> u64 {
+        let mut h = 0;
+        // SAFETY: valid object and out-pointer; no destructor.
+        let status = unsafe { hdl_insert((object as *mut u8).cast(), 5, None, &mut h) };
+        assert_eq!(status, HdlStatus::Ok);
+        h
+    }
+
+    #[test]
+    fn diagnose_text_and_struct() {
+        let mut object = 0u8;
+        let h = insert_here(&mut object);
+        let mut d = HdlDiagnosis {
+            status: HdlStatus::Panic,
+            end: HdlEndReason::Unknown,
+            refs: 9,
+            type_tag: 9,
+        };
+        // SAFETY: `d` is writable.
+        assert_eq!(unsafe { hdl_diagnose(h, &mut d) }, HdlStatus::Ok);
+        assert_eq!(
+            (d.status, d.end, d.refs, d.type_tag),
+            (HdlStatus::Ok, HdlEndReason::None, 1, 5)
+        );
+        assert!(text(h).contains("live, 1 reference(s)"));
+        assert_eq!(crate::hdl_revoke(h), HdlStatus::Ok);
+        // SAFETY: as above.
+        assert_eq!(unsafe { hdl_diagnose(h, &mut d) }, HdlStatus::Ok);
+        assert_eq!(
+            (d.status, d.end, d.refs, d.type_tag),
+            (HdlStatus::Stale, HdlEndReason::Revoked, 0, 0)
+        );
+        let t = text(h);
+        assert!(t.contains("stale: revoked"), "{t}");
+        #[cfg(feature = "debug-backtrace")]
+        assert!(
+            t.contains("inserted at:") && t.contains("insert_here") && t.contains("revoked at:"),
+            "{t}"
+        );
+        assert_eq!(text(0), "handle 0x0000000000000000: null handle");
+    }
+}
