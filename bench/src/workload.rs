@@ -91,7 +91,7 @@ pub struct Cell {
     pub threads: usize,
     /// Operations done by all threads.
     pub ops: u64,
-    /// Wall time from start to the last thread's stop, seconds.
+    /// Wall time from the first worker's start to the last worker's stop, seconds.
     pub wall_s: f64,
     /// Process CPU time (user + system) during the cell, seconds.
     pub cpu_s: f64,
@@ -258,19 +258,27 @@ pub fn run_cell<D: Design>(
                 let (stop, barrier) = (&stop, &barrier);
                 s.spawn(move || {
                     barrier.wait();
-                    worker(table, shared, workload, t as u64 + 1, stop)
+                    let start = Instant::now();
+                    let ops = worker(table, shared, workload, t as u64 + 1, stop);
+                    (ops, start, Instant::now())
                 })
             })
             .collect();
         let cpu0 = sys::process_cpu_ns();
         barrier.wait();
-        let start = Instant::now();
         std::thread::sleep(duration);
         stop.store(true, Ordering::Relaxed);
-        let ops: u64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
-        let wall = start.elapsed().as_secs_f64();
+        let runs: Vec<(u64, Instant, Instant)> = workers
+            .into_iter()
+            .map(|w| w.join().expect("worker"))
+            .collect();
         let cpu = (sys::process_cpu_ns() - cpu0) as f64 / 1e9;
-        (ops, wall, cpu)
+        // Wall time from the first worker's start to the last one's end, as the workers saw it
+        // (the main thread may be descheduled after the barrier on a busy machine).
+        let first = runs.iter().map(|r| r.1).min().expect("at least one thread");
+        let last = runs.iter().map(|r| r.2).max().expect("at least one thread");
+        let ops = runs.iter().map(|r| r.0).sum();
+        (ops, (last - first).as_secs_f64(), cpu)
     });
     Cell {
         design: D::NAME.into(),
