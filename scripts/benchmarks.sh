@@ -59,6 +59,11 @@ else
   bash scripts/bench-callgrind.sh --out "$R/callgrind.tsv"
 fi
 
+step "instructions per operation, handles called directly (scripts/op-costs.sh)"
+bash scripts/op-costs.sh | tee target/bench-bin/op-costs.out
+awk 'BEGIN {print "operation\tIr_per_op"} NR > 1 {print $1 "\t" $2}' target/bench-bin/op-costs.out \
+  > "$R/op_costs.tsv"
+
 if ((!quick)); then
   step "single-operation times (criterion)"
   cargo bench -p bench --bench ops -- --warm-up-time 0.5 --measurement-time 1 --noplot \

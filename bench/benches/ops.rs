@@ -8,7 +8,7 @@ use bench::with_design;
 use bench::workload::{Rng, drain, fill};
 use criterion::Criterion;
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Live ids in the table while lookups run.
 const LIVE: usize = 1024;
@@ -34,29 +34,44 @@ fn bench_design<D: Design>(c: &mut Criterion) {
             unsafe { table.counted(black_box(order[i])) }
         })
     });
-    // Insert and remove timed in bulk with `iter_custom`, so the table is restored (every
-    // inserted id removed, untimed) after each sample.
+    // Insert and remove are timed in chunks of `LIVE` operations, and the table is put back
+    // (untimed) after each chunk, so every sample sees the same steady-state table however
+    // many iterations criterion asks for.
     c.bench_function(&format!("insert/{}", D::NAME), |b| {
         b.iter_custom(|iters| {
-            let mut out = Vec::with_capacity(iters as usize);
-            let start = Instant::now();
-            for v in 0..iters {
-                out.push(table.insert(black_box(v)));
+            let mut total = Duration::ZERO;
+            let mut out = Vec::with_capacity(LIVE);
+            let mut left = iters;
+            while left > 0 {
+                let k = left.min(LIVE as u64);
+                let start = Instant::now();
+                for v in 0..k {
+                    out.push(table.insert(black_box(v)));
+                }
+                total += start.elapsed();
+                drain(&*table, &out);
+                out.clear();
+                left -= k;
             }
-            let elapsed = start.elapsed();
-            drain(&*table, &out);
-            elapsed
+            total
         })
     });
     c.bench_function(&format!("remove/{}", D::NAME), |b| {
         b.iter_custom(|iters| {
-            let fresh = fill(&*table, iters as usize);
-            let start = Instant::now();
-            for &id in &fresh {
-                // SAFETY: fresh ids, each removed once.
-                black_box(unsafe { table.remove(black_box(id)) });
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let k = left.min(LIVE as u64);
+                let fresh = fill(&*table, k as usize);
+                let start = Instant::now();
+                for &id in &fresh {
+                    // SAFETY: fresh ids, each removed once.
+                    black_box(unsafe { table.remove(black_box(id)) });
+                }
+                total += start.elapsed();
+                left -= k;
             }
-            start.elapsed()
+            total
         })
     });
     drain(&*table, &ids);

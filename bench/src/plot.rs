@@ -61,14 +61,24 @@ pub fn throughput_svg(points: &[Point], title: &str, path: &str) -> Result<(), S
             .x_label_area_size(30)
             .y_label_area_size(50)
             .build_cartesian_2d(
-                (1u32..(max_threads as u32 * 2)).log_scale(),
+                (1u32..(max_threads as u32 * 3 / 2)).log_scale(),
                 (ymin.max(1e-3)..ymax).log_scale(),
             )
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(BLACK.mix(0.12))
             .x_desc("threads")
             .y_desc("Mops/s")
+            .x_label_formatter(&|t| t.to_string())
+            .y_label_formatter(&|m| {
+                if *m >= 10.0 {
+                    format!("{m:.0}")
+                } else {
+                    format!("{m:.1}")
+                }
+            })
             .draw()
             .map_err(|e| e.to_string())?;
         for (i, d) in designs.iter().enumerate() {

@@ -47,6 +47,9 @@ fn stat_jiffies() -> Option<(u64, u64)> {
 /// Cores kept busy by the whole machine while this process sleeps for `window` (so: by other
 /// processes): sampled from `/proc/stat` before a cell. NaN when unavailable.
 pub fn background_busy_cores(window: Duration) -> f64 {
+    if window.is_zero() {
+        return f64::NAN;
+    }
     let Some((b0, t0)) = stat_jiffies() else {
         return f64::NAN;
     };
