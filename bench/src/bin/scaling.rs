@@ -14,7 +14,7 @@
 //!   --out PATH            TSV output (default bench/results/scaling.tsv)
 //!   --svg PATH            SVG plot (default: the TSV path with .svg)
 //!   --quick               smoke run: 1 run of 100 ms per cell, 20 ms samples, no read-1m
-//!   --replot TSV          only redraw the SVG (to --svg, default TSV with .svg) from a TSV
+//!   --replot TSV          only redraw the SVG (to --svg, default TSV with .svg; --title T)
 //! ```
 //! Prints each cell as it finishes; writes the TSV and the SVG at the end.
 
@@ -25,7 +25,7 @@ use std::time::Duration;
 
 const HELP: &str = "scaling [--designs a,b] [--workloads churn,read-1k,read-1m,read-10m,read-N,read-hot,mixed]
         [--threads 1,2,32] [--max-threads N] [--duration-ms 400] [--repeats 3] [--sample-ms 100]
-        [--out bench/results/scaling.tsv] [--svg PATH] [--quick] | --replot TSV [--svg PATH]
+        [--out bench/results/scaling.tsv] [--svg PATH] [--quick] | --replot TSV [--svg PATH] [--title T]
 designs: handles, raw, mutex-hashmap, rwlock-hashmap, big-old-map, dashmap, sharded-slab, mutex-slotmap";
 
 struct Options {
@@ -180,8 +180,8 @@ fn run_design<D: Design>(o: &Options, cells: &mut Vec<Cell>) {
     }
 }
 
-/// Redraws the SVG of a TSV written earlier.
-fn replot(tsv: &str, svg: &str) -> Result<(), String> {
+/// Redraws the SVG of a TSV written earlier (`--title` sets its title).
+fn replot(tsv: &str, svg: &str, args: &[String]) -> Result<(), String> {
     let text = std::fs::read_to_string(tsv).map_err(|e| format!("{tsv}: {e}"))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().ok_or("empty TSV")?.split('\t').collect();
@@ -204,7 +204,10 @@ fn replot(tsv: &str, svg: &str) -> Result<(), String> {
         let mops = f.get(m).and_then(|x| x.parse().ok()).ok_or("bad mops")?;
         points.push((f[d].to_string(), f[w].to_string(), threads, mops));
     }
-    let title = format!("throughput vs threads ({} cores)", sys::cores());
+    let title = match args.iter().position(|a| a == "--title") {
+        Some(j) => args.get(j + 1).cloned().unwrap_or_default(),
+        None => format!("throughput vs threads ({} cores)", sys::cores()),
+    };
     plot::throughput_svg(&points, &title, svg)
 }
 
@@ -216,7 +219,7 @@ fn main() {
             Some(j) => args.get(j + 1).cloned().unwrap_or_default(),
             None => tsv.trim_end_matches(".tsv").to_string() + ".svg",
         };
-        if let Err(e) = replot(&tsv, &svg) {
+        if let Err(e) = replot(&tsv, &svg, &args) {
             eprintln!("scaling: {e}");
             std::process::exit(1);
         }
@@ -260,8 +263,9 @@ fn main() {
         .map(|c| (c.design.clone(), c.workload.clone(), c.threads, c.mops()))
         .collect();
     let title = format!(
-        "throughput vs threads ({} cores, {} ms cells)",
+        "throughput vs threads ({} cores; each point the best of {} runs of {} ms)",
         sys::cores(),
+        o.repeats,
         o.duration.as_millis()
     );
     match plot::throughput_svg(&points, &title, &svg) {
