@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Runs every benchmark of issue 4 and regenerates BENCHMARKS.md from the results:
+#   callgrind Ir/op, criterion single-op times, thread scaling (TSV + SVG), memory per handle,
+#   the C-side call bench (pthreads) and the seed-004 workload in C+Rust and in C+Go (cgo).
+#
+#   bash scripts/benchmarks.sh           full run: bench/results/*, BENCHMARKS.md (~10 min)
+#   bash scripts/benchmarks.sh --quick   CI smoke run: short cells, small sizes, writes only
+#                                        under target/bench-quick/ (committed results untouched)
+#
+# Installs what it needs when missing: gcc, valgrind, bc (apt-get) and golang-go (apt-get; the
+# Go half of seed 004 is skipped, with a message, only if Go cannot be installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+quick=0
+[[ ${1:-} == --quick ]] && quick=1
+if ((quick)); then R=target/bench-quick; OUT_MD=$R/BENCHMARKS.md; else R=bench/results; OUT_MD=BENCHMARKS.md; fi
+mkdir -p "$R" target/bench-bin
+step() { printf '\n=== bench: %s ===\n' "$*"; }
+start=$(date +%s)
+
+step "tools"
+missing=()
+for tool in gcc:gcc valgrind:valgrind bc:bc; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+if ! command -v go >/dev/null 2>&1; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; } \
+    || echo "bench: golang-go could not be installed; the Go half of seed 004 will be skipped"
+fi
+
+step "machine"
+{
+  printf 'key\tvalue\n'
+  printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+  printf 'cpu\t%s\n' "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
+  printf 'cores\t%s\n' "$(nproc)"
+  printf 'memory\t%s\n' "$(free -h 2>/dev/null | awk '/^Mem:/ {print $2}')"
+  printf 'kernel\t%s\n' "$(uname -sr)"
+  printf 'rustc\t%s\n' "$(rustc --version)"
+  printf 'gcc\t%s\n' "$(gcc --version | head -1)"
+  printf 'go\t%s\n' "$(go version 2>/dev/null || echo 'not installed')"
+  printf 'load average at start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf 'mode\t%s\n' "$( ((quick)) && echo quick || echo full)"
+} > "$R/machine.tsv"
+cat "$R/machine.tsv"
+
+step "build (release)"
+cargo build --release -p bench --bins --lib
+cargo build --release -p handles-capi --features testing --target-dir target/c-testing
+
+step "instructions per operation (callgrind)"
+if ((quick)); then
+  bash scripts/bench-callgrind.sh --out "$R/callgrind.tsv" handles big-old-map
+else
+  bash scripts/bench-callgrind.sh --out "$R/callgrind.tsv"
+fi
+
+step "instructions per operation, handles called directly (scripts/op-costs.sh)"
+bash scripts/op-costs.sh | tee target/bench-bin/op-costs.out
+awk 'BEGIN {print "operation\tIr_per_op"} NR > 1 {print $1 "\t" $2}' target/bench-bin/op-costs.out \
+  > "$R/op_costs.tsv"
+
+if ((!quick)); then
+  step "single-operation times (criterion)"
+  cargo bench -p bench --bench ops -- --warm-up-time 0.5 --measurement-time 1 --noplot \
+    | tee target/bench-bin/criterion.out
+  # "name  time: [lo mid hi]" (the name may sit alone on the line before): keep mid, in ns.
+  awk '
+    function ns(v, u) { return u == "ps" ? v / 1000 : u == "µs" || u == "us" ? v * 1000 : u == "ms" ? v * 1e6 : v }
+    /time:/ { if ($1 != "time:") name = $1
+              for (i = 1; i <= NF; i++) if ($i == "time:") { v = $(i + 3); u = $(i + 4) }
+              split(name, p, "/"); t[p[2]] = 1; op[p[1]] = 1; val[p[2], p[1]] = sprintf("%.2f", ns(v, u)); next }
+    /^[a-z]/ { name = $1 }
+    END { printf "design\tlookup\tretain-release\tinsert\tremove\n"
+          n = split("handles raw mutex-hashmap rwlock-hashmap big-old-map dashmap sharded-slab mutex-slotmap", d, " ")
+          for (j = 1; j <= n; j++) if (d[j] in t)
+            printf "%s\t%s\t%s\t%s\t%s\n", d[j], val[d[j], "lookup"], val[d[j], "retain-release"], val[d[j], "insert"], val[d[j], "remove"] }
+  ' target/bench-bin/criterion.out > "$R/criterion.tsv"
+  cat "$R/criterion.tsv"
+fi
+
+step "thread scaling"
+if ((quick)); then
+  target/release/scaling --quick --out "$R/scaling.tsv"
+else
+  target/release/scaling --workloads churn,read-1k,read-1m,read-10m,read-hot,mixed --out "$R/scaling.tsv"
+fi
+
+step "memory per live handle"
+if ((quick)); then
+  target/release/memory --sizes 100000 --out "$R/memory.tsv"
+else
+  target/release/memory --out "$R/memory.tsv"
+fi
+
+step "C-side call costs (pthreads)"
+testlib="target/c-testing/release/libhdl.a -lpthread -ldl -lm"
+gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -pthread bench/c/bench_threads.c \
+  $testlib -o target/bench-bin/bench_threads
+threads=1; n=2; while ((n <= $(nproc))); do threads="$threads,$n"; n=$((n * 2)); done
+if ((quick)); then
+  HDL_BENCH_TSV="$R/c_calls.tsv" target/bench-bin/bench_threads 1000000 3 "$threads"
+else
+  HDL_BENCH_TSV="$R/c_calls.tsv" target/bench-bin/bench_threads 20000000 7 "$threads"
+fi
+
+# Instruction counts of the same calls (one thread, repeatable), with tests/c/bench_calls.c.
+gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -pthread tests/c/bench_calls.c \
+  $testlib -o target/bench-bin/bench_calls
+printf 'call\tIr_per_call\tIr_vs_empty\n' > "$R/c_calls_ir.tsv"
+empty_ir=
+for spec in empty:loop_empty scoped:loop_scoped lookup+release:loop_lookup_release; do
+  name=${spec%%:*}; fn=${spec#*:}; f=$(mktemp)
+  valgrind --tool=callgrind --callgrind-out-file="$f" --toggle-collect="$fn" \
+    target/bench-bin/bench_calls --one "$name" 1000000 >/dev/null 2>&1
+  ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
+  rm -f "$f"
+  per=$(echo "scale=1; $ir / 1000000" | bc -l); empty_ir=${empty_ir:-$per}
+  printf '%s\t%s\t%s\n' "$name" "$per" "$(echo "scale=1; $per - $empty_ir" | bc -l)" >> "$R/c_calls_ir.tsv"
+done
+cat "$R/c_calls_ir.tsv"
+
+step "seed 004: C threads, a callback per task through a handle"
+workers=$(nproc)
+if ((quick)); then tasks=1000000; go_tasks=100000; else tasks=10000000; go_tasks=10000000; fi
+gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -pthread bench/seed004/seed004.c \
+  target/release/libbench.a -ldl -lm -o target/bench-bin/seed004
+printf 'program\tworkers\ttasks\tms\tns_per_task\n' > "$R/seed004.tsv"
+record() { # program output
+  awk -v p="$1" '/^workers/ {w = $3} /^tasks/ {t = $3} /^took/ {ms = $2}
+    END { printf "%s\t%s\t%s\t%s\t%.2f\n", p, w, t, ms, ms * 1e6 / t }' <<<"$2" >> "$R/seed004.tsv"
+}
+out=$(target/bench-bin/seed004 "$workers" "$tasks"); echo "$out"; record c-rust-handles "$out"
+if command -v go >/dev/null 2>&1; then
+  (cd bench/seed004/go && GOFLAGS=-mod=mod go build -o ../../../target/bench-bin/seed004-go .)
+  out=$(target/bench-bin/seed004-go "$workers" "$go_tasks"); echo "$out"; record c-go-cgo-handle "$out"
+else
+  echo "bench: SKIPPED the Go half of seed 004: Go is not installed and could not be installed"
+fi
+cat "$R/seed004.tsv"
+
+step "report"
+if ((quick)); then
+  target/release/report --results "$R" --out "$OUT_MD" --svg-link scaling.svg
+else
+  target/release/report --results "$R" --out "$OUT_MD"
+fi
+echo "benchmarks done in $(( $(date +%s) - start )) s: $OUT_MD"
