@@ -23,7 +23,7 @@
 #define TAG_C 0xC0u
 #define TAG_RUST 0x5Au
 #define MAGIC 0x0b1ec7ed0b1ec7edULL
-#define MAX_IDS (1u << 27)
+#define MAX_IDS (1u << 28)
 #define WORKERS 2
 #define OPS_PER_WORKER 3000
 #define HELD 4

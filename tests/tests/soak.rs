@@ -443,9 +443,9 @@ fn soak() {
     let rust_ops = shared.rust_ops.load(Ordering::Relaxed);
     let rust_threads = shared.rust_threads.load(Ordering::Relaxed);
     assert!(rust_threads >= 2 && c_threads >= 2, "no churn");
-    // soak.c has room for 2^27 C objects; past that its workers stop inserting.
+    // soak.c has room for 2^28 C objects; past that its workers stop inserting.
     assert!(
-        c_objects < 1 << 27,
+        c_objects < 1 << 28,
         "C object ids exhausted: shorten HANDLES_SOAK_SECS"
     );
     eprintln!(
