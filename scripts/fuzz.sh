@@ -2,9 +2,10 @@
 # Runs every cargo-fuzz target under fuzz/ for a bounded time each (nightly + libFuzzer with
 # ASan, cargo-fuzz's defaults). Installs the nightly toolchain and cargo-fuzz when missing.
 #   scripts/fuzz.sh [seconds-per-target] [target...]     default: 60 s, every target
-# Corpora live in fuzz/corpus/<target> (kept between runs; the checked-in seeds start them);
-# crashes are written to fuzz/artifacts/<target> and fail the script. Each target's last
-# libFuzzer status line (runs, coverage) is printed at the end.
+# The checked-in seed corpora fuzz/corpus/<target> are read; new inputs go to
+# fuzz/corpus-new/<target> (ignored by git; merge them in with `cargo fuzz cmin` when worth it).
+# Crashes are written to fuzz/artifacts/<target> and fail the script. Each target's run count
+# and last libFuzzer status line (coverage, corpus) are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -28,10 +29,10 @@ export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 summary=()
 for t in "${targets[@]}"; do
   printf '\n=== fuzz %s for %s s ===\n' "$t" "$secs"
-  mkdir -p "corpus/$t" "artifacts/$t"
+  mkdir -p "corpus/$t" "corpus-new/$t" "artifacts/$t"
   log="artifacts/$t/last-run.log"
   start=$(date +%s)
-  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -print_final_stats=1 \
+  if ! cargo +nightly fuzz run "$t" "corpus-new/$t" "corpus/$t" -- -max_total_time="$secs" -print_final_stats=1 \
       >"$log" 2>&1; then
     tail -n 80 "$log"
     echo "fuzz target $t failed; the input is in fuzz/artifacts/$t" >&2

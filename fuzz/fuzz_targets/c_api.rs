@@ -630,6 +630,16 @@ impl Model {
                 // SAFETY: status names are static NUL-terminated strings.
                 let name = unsafe { CStr::from_ptr(name) };
                 assert!(name.to_bytes().starts_with(b"HDL_STATUS_"));
+                // SAFETY: the version string is static and NUL-terminated.
+                let version = unsafe { CStr::from_ptr(hdl::hdl_version_string()) };
+                let want = format!(
+                    "{}.{}.{}",
+                    hdl::HDL_VERSION_MAJOR,
+                    hdl::HDL_VERSION_MINOR,
+                    hdl::HDL_VERSION_PATCH
+                );
+                assert_eq!(version.to_str(), Ok(want.as_str()));
+                assert_eq!(hdl::hdl_version(), hdl::HDL_VERSION);
             }
             _ => self.unknown(0, false),
         }
