@@ -5,6 +5,9 @@
 //! value records its own handle and each successful lookup checks it), and each failure must
 //! be classified exactly: another tag is `WrongTable`, an ended entry `Stale`, anything never
 //! issued `Invalid`, 0 `Null`.
+//!
+//! `sweep_at_scale` repeats all of these classes on every core for `HANDLES_FORGED_COUNT`
+//! values (default 8 million; the reliability note's run is 10^9: `scripts/long-checks.sh`).
 
 mod common;
 
