@@ -12,6 +12,10 @@ export CARGO_TERM_COLOR=never
 secs=${1:-60}
 shift || true
 
+# libfuzzer-sys compiles libFuzzer (C++) with the `cc` crate.
+if ! command -v g++ >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++
+fi
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal
 fi
