@@ -5,6 +5,9 @@
 //! value records its own handle and each successful lookup checks it), and each failure must
 //! be classified exactly: another tag is `WrongTable`, an ended entry `Stale`, anything never
 //! issued `Invalid`, 0 `Null`.
+//!
+//! `sweep_at_scale` repeats all of these classes on every core for `HANDLES_FORGED_COUNT`
+//! values (default 8 million; the reliability note's run is 10^9: `scripts/long-checks.sh`).
 
 mod common;
 
@@ -301,4 +304,159 @@ fn boundary_values() {
     drop(p.table);
     // Dropped exactly once: everything ever inserted (revoked and pending included).
     p.drops.assert_exactly(0..p.drops.len());
+}
+
+/// Forged values to throw in [`sweep_at_scale`]: `HANDLES_FORGED_COUNT` (the full sweep for the
+/// reliability note is `HANDLES_FORGED_COUNT=1000000000`, see `scripts/long-checks.sh`), or by
+/// default a CI slice of 8 million (about 1 s in release; 1 million in debug builds).
+fn forged_count() -> u64 {
+    match std::env::var("HANDLES_FORGED_COUNT") {
+        Ok(s) => s
+            .trim()
+            .replace('_', "")
+            .parse()
+            .expect("HANDLES_FORGED_COUNT: a number"),
+        Err(_) if cfg!(debug_assertions) => 1_000_000,
+        Err(_) => 8_000_000,
+    }
+}
+
+/// The boundary values of the layout, under every interesting tag.
+fn boundary_set(tags: &[u64]) -> Vec<u64> {
+    let gen_max = (1u64 << layout::GEN_BITS) - 1;
+    let tag_max = (1u64 << layout::TAG_BITS) - 1;
+    let shard_max = (1u64 << layout::SHARD_BITS) - 1;
+    let index_max = (1u64 << layout::INDEX_BITS) - 1;
+    let mut values = vec![0, 1, 2, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1];
+    for &tag in tags.iter().chain(&[0, 1, tag_max]) {
+        for g in [0, 1, 2, gen_max - 1, gen_max] {
+            for shard in [0, 1, shard_max - 1, shard_max] {
+                for index in [
+                    0,
+                    1,
+                    255,
+                    256,
+                    257,
+                    511,
+                    512,
+                    1 << 21,
+                    index_max - 1,
+                    index_max,
+                ] {
+                    values.push(layout::join(g, tag, shard, index));
+                }
+            }
+        }
+    }
+    for bit in 0..64 {
+        values.push(1 << bit);
+        values.push(!(1u64 << bit));
+    }
+    values
+}
+
+/// The large sweep (issue 6): `forged_count()` values split over every core, drawn in turn
+/// from seven classes: random bits; random fields under the table's own tag (small
+/// generations and indices, so they land on real slots); issued handles with one or two bits
+/// flipped; handles of another populated table, also moved under other tags; issued handles
+/// with the generation shifted by -8..=8 (stale and future); the layout's boundary values;
+/// and issued handles as they are (live ones must reach their own entry, ended ones be
+/// `Stale`). Every result is checked exactly (see `Populated::expected`); a lookup reaching
+/// another entry fails `Item::check`; every 64th failing value also goes through get, retain,
+/// remove, take and release, which must fail the same way and change nothing.
+#[test]
+fn sweep_at_scale() {
+    let count = forged_count();
+    let p = populate(8, 2000);
+    let q = populate(4, 1000);
+    assert_ne!(p.tag, q.tag);
+    let issued: Vec<u64> = p.issued.iter().copied().collect();
+    let foreign: Vec<u64> = q.issued.iter().copied().collect();
+    let boundary = boundary_set(&[p.tag, q.tag, p.tag ^ 1]);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let start = std::time::Instant::now();
+    let tally = Mutex::new(Tally::default());
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (p, issued, foreign, boundary, tally) = (&p, &issued, &foreign, &boundary, &tally);
+            s.spawn(move || {
+                let mut rng = XorShift(0x9e37_79b9_7f4a_7c15 ^ (t + 1).wrapping_mul(0x1234_5677));
+                let mut mine = Tally::default();
+                let n = count / threads + u64::from(t < count % threads);
+                for i in 0..n {
+                    let raw = match i % 7 {
+                        0 => rng.next_u64(),
+                        1 => {
+                            let g = if rng.below(4) == 0 {
+                                rng.next_u64()
+                            } else {
+                                rng.below(8)
+                            };
+                            let index = if rng.below(4) == 0 {
+                                rng.next_u64()
+                            } else {
+                                rng.below(4096)
+                            };
+                            layout::join(g, p.tag, rng.below(64), index)
+                        }
+                        2 => {
+                            let h = issued[rng.below(issued.len() as u64) as usize];
+                            let flip = 1u64 << rng.below(64);
+                            if rng.below(4) == 0 {
+                                h ^ flip ^ (1 << rng.below(64))
+                            } else {
+                                h ^ flip
+                            }
+                        }
+                        3 => {
+                            let h = foreign[rng.below(foreign.len() as u64) as usize];
+                            match rng.below(3) {
+                                0 => h,
+                                _ => {
+                                    let (g, _, shard, index) = layout::fields(h);
+                                    layout::join(g, rng.below(1 << layout::TAG_BITS), shard, index)
+                                }
+                            }
+                        }
+                        4 => {
+                            let h = issued[rng.below(issued.len() as u64) as usize];
+                            let (g, tag, shard, index) = layout::fields(h);
+                            let g = g.wrapping_add(rng.below(17)).wrapping_sub(8);
+                            layout::join(g & ((1 << layout::GEN_BITS) - 1), tag, shard, index)
+                        }
+                        5 => boundary[rng.below(boundary.len() as u64) as usize],
+                        _ => issued[rng.below(issued.len() as u64) as usize],
+                    };
+                    mine.add(p.probe(raw, i % 64 == 0));
+                }
+                let mut all = tally.lock().unwrap();
+                all.ok += mine.ok;
+                all.null += mine.null;
+                all.invalid += mine.invalid;
+                all.stale += mine.stale;
+                all.wrong_table += mine.wrong_table;
+            });
+        }
+    });
+    let tally = tally.into_inner().unwrap();
+    let total = tally.ok + tally.null + tally.invalid + tally.stale + tally.wrong_table;
+    assert_eq!(total as u64, count);
+    eprintln!(
+        "forged sweep: {count} values on {threads} threads in {:.1} s, 0 crashes, 0 lookups \
+         reaching another entry; {tally:?}",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        count < 100_000
+            || (tally.ok > 0
+                && tally.invalid > 0
+                && tally.stale > 0
+                && tally.wrong_table > 0
+                && tally.null > 0),
+        "{tally:?}"
+    );
+    p.check_unchanged();
+    q.check_unchanged();
+    drop(p.table);
+    p.drops.assert_all_once();
 }
