@@ -685,6 +685,15 @@ impl<T: Send + Sync> HandleTable<T> {
         if let Some(index) = self.shards[home].bump(false) {
             return Some(with_slot(home, index));
         }
+        // A home shard that never had a slot gets its first page (256 slots: a per-thread
+        // constant) rather than stealing. A thread that steals inserts into another shard and
+        // its removes retire there, so its home would never fill and it would keep competing
+        // with that shard's owner for its free list (2-thread churn fell 4x that way).
+        if self.shards[home].fresh() == 0 {
+            if let Some(index) = self.shards[home].bump(true) {
+                return Some(with_slot(home, index));
+            }
+        }
         let others = (1..SHARDS).map(|k| (home + k) % SHARDS);
         for s in others.clone() {
             if let Some((index, slot)) = self.shards[s].pop_free() {
