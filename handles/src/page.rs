@@ -9,6 +9,13 @@
 //! Each shard stores, for page `p`, the page's base address minus `page_start(p)` slots (a
 //! "pre-offset" pointer, formed with wrapping arithmetic), so the slot for index `i` is simply
 //! `pointer + i`, with no subtraction on the lookup path.
+//!
+//! A pre-offset pointer points *before* its allocation, so a leak checker (LeakSanitizer,
+//! valgrind) scanning memory for pointers would not see pages `p >= 1` as reachable and would
+//! report them as leaked from a table that lives until exit, such as the C registry. So each
+//! page is allocated with one extra slot after its last, the *link slot*, never handed out,
+//! whose state word holds the address of the next page: page 0 (whose pre-offset pointer is its
+//! base) reaches page 1, which reaches page 2, and so on.
 
 use crate::handle::INDEX_BITS;
 use crate::slot::Slot;
@@ -53,7 +60,7 @@ pub(crate) fn page_len(p: usize) -> usize {
 /// Allocates page `p`, every slot in the never-used state, and returns its pre-offset pointer
 /// (never null).
 pub(crate) fn alloc<T>(p: usize) -> *mut Slot<T> {
-    let len = page_len(p);
+    let len = page_len(p) + 1; // + the link slot
     let base = alloc_slots::<T>(len);
     let pre = base.wrapping_sub(page_start(p) as usize);
     if pre.is_null() {
@@ -74,8 +81,25 @@ pub(crate) fn alloc<T>(p: usize) -> *mut Slot<T> {
 /// every value in it has already been dropped or moved out.
 pub(crate) unsafe fn free<T>(p: usize, pre: *mut Slot<T>) {
     let base = pre.wrapping_add(page_start(p) as usize);
-    // SAFETY: forwarded from the caller's contract.
-    unsafe { free_slots(base, page_len(p)) }
+    // SAFETY: forwarded from the caller's contract; `alloc` allocated the link slot too.
+    unsafe { free_slots(base, page_len(p) + 1) }
+}
+
+/// Records page `p`'s address in the link slot of page `p - 1`, for leak checkers (see the
+/// module docs). Nothing in the table reads it.
+///
+/// # Safety
+/// `prev` is page `p - 1`'s pre-offset pointer from [`alloc`], not yet freed; `pre` is page
+/// `p`'s.
+#[cfg(not(loom))]
+pub(crate) unsafe fn link<T>(prev: *mut Slot<T>, p: usize, pre: *mut Slot<T>) {
+    debug_assert!(p >= 1);
+    // Page p - 1 ends where page p starts, so its link slot has index `page_start(p)`.
+    let link = prev.wrapping_add(page_start(p) as usize);
+    let base = pre.wrapping_add(page_start(p) as usize);
+    // SAFETY: the caller's contract: the link slot lies inside page p - 1's live allocation
+    // (allocated with `page_len + 1` slots), zero-initialised, and no index maps to it.
+    unsafe { (*link).state.store(base.addr() as u64, core::sync::atomic::Ordering::Relaxed) };
 }
 
 #[cfg(not(loom))]

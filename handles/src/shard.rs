@@ -168,6 +168,18 @@ impl<T> Shard<T> {
             // Another thread installed it first.
             // SAFETY: `new` came from `page::alloc(p)` and was never published.
             unsafe { page::free(p, new) };
+            return;
+        }
+        // Chain it from the previous page for leak checkers (see `page.rs`). Indices are handed
+        // out in order, so page p - 1 was installed before anyone needed page p.
+        #[cfg(not(loom))]
+        if p > 0 {
+            let prev = self.pages[p - 1].load(Ordering::Acquire);
+            if !prev.is_null() {
+                // SAFETY: `prev` is page p - 1 of this shard, installed and never freed while
+                // the shard lives; `new` is page p. Only this CAS winner writes that link.
+                unsafe { page::link(prev, p, new) };
+            }
         }
     }
 
