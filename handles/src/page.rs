@@ -99,7 +99,11 @@ pub(crate) unsafe fn link<T>(prev: *mut Slot<T>, p: usize, pre: *mut Slot<T>) {
     let base = pre.wrapping_add(page_start(p) as usize);
     // SAFETY: the caller's contract: the link slot lies inside page p - 1's live allocation
     // (allocated with `page_len + 1` slots), zero-initialised, and no index maps to it.
-    unsafe { (*link).state.store(base.addr() as u64, core::sync::atomic::Ordering::Relaxed) };
+    unsafe {
+        (*link)
+            .state
+            .store(base.addr() as u64, core::sync::atomic::Ordering::Relaxed)
+    };
 }
 
 #[cfg(not(loom))]
