@@ -161,19 +161,18 @@ impl<T> Shard<T> {
     fn install_page(&self, p: usize) {
         let new = page::alloc::<T>(p);
         // Release publishes the zeroed slots to lookups' Acquire loads.
-        if self.pages[p]
+        let installed = self.pages[p]
             .compare_exchange(ptr::null_mut(), new, Ordering::Release, Ordering::Relaxed)
-            .is_err()
-        {
+            .is_ok();
+        if !installed {
             // Another thread installed it first.
             // SAFETY: `new` came from `page::alloc(p)` and was never published.
             unsafe { page::free(p, new) };
-            return;
         }
         // Chain it from the previous page for leak checkers (see `page.rs`). Indices are handed
         // out in order, so page p - 1 was installed before anyone needed page p.
         #[cfg(not(loom))]
-        if p > 0 {
+        if installed && p > 0 {
             let prev = self.pages[p - 1].load(Ordering::Acquire);
             if !prev.is_null() {
                 // SAFETY: `prev` is page p - 1 of this shard, installed and never freed while
