@@ -92,8 +92,9 @@ $VG "$OUT/bin/test_diag"
 
 step "Rust clients of C libraries under valgrind (SQLite, the C thread pool; small sizes)"
 # The Rust test harness keeps a thread-local of the main thread alive at exit (std's mpmc
-# context), which valgrind calls "possibly lost": only definite leaks count here.
-VG_RUST="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
+# context), which valgrind calls "possibly lost": only definite leaks count here. Fair
+# scheduling: with valgrind's default lock, the SQLite workers starve the thread that revokes.
+VG_RUST="valgrind -q --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
 clients=$(cargo test --release -p handles-tests --test sqlite --test pool --no-run \
   --message-format=json 2>/dev/null | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
 [ -n "$clients" ]
