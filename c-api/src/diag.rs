@@ -2,11 +2,11 @@
 //! report at exit (`HANDLES_LEAK_REPORT=1`).
 
 use crate::entry::{Entry, Kind, registry};
+use crate::ffi::shielded;
 use crate::status::HdlStatus;
 use core::ffi::{c_char, c_void};
 use handles::{EndReason, Error, Handle, HandleTable, LiveEntry};
 use std::ffi::CString;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Number of shards in the registry: the length of the per-shard arrays of
@@ -406,19 +406,6 @@ pub unsafe extern "C" fn hdl_diagnose_text(handle: u64, buf: *mut c_char, len: u
         }
         bytes.len()
     })
-}
-
-/// Runs `f`, turning a panic into `on_panic` (a panicking payload drop is forgotten).
-fn shielded<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(payload) => {
-            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                core::mem::forget(again);
-            }
-            on_panic
-        }
-    }
 }
 
 #[cfg(test)]
