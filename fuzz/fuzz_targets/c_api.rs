@@ -114,31 +114,9 @@ fn new_obj() -> Obj {
 /// Type tags the fuzzer chooses from (0 = untagged / any).
 const TAGS: [u32; 4] = [0, 1, 2, 0xdead_beef];
 
-struct Bytes<'a>(&'a [u8]);
-
-impl Bytes<'_> {
-    fn u8(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-
-    fn u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        for x in &mut b {
-            *x = self.u8();
-        }
-        u64::from_le_bytes(b)
-    }
-}
+#[path = "../common/bytes.rs"]
+mod bytes;
+use bytes::Bytes;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
