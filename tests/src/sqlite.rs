@@ -30,6 +30,14 @@ pub trait Aggregate: Send + Sync + 'static {
     fn finish(&self, state: i64) -> i64;
 }
 
+/// `xFunc`, `xStep`, `xFinal` as `sqlite3_create_function_v2` takes them.
+type XFunc = unsafe extern "C" fn(*mut ffi::sqlite3_context, c_int, *mut *mut ffi::sqlite3_value);
+type Trampolines = (
+    Option<XFunc>,
+    Option<XFunc>,
+    Option<unsafe extern "C" fn(*mut ffi::sqlite3_context)>,
+);
+
 /// An open SQLite connection (one per thread in the tests); closed on drop, which makes SQLite
 /// call every function's `xDestroy`.
 pub struct Connection(*mut ffi::sqlite3);
@@ -145,30 +153,28 @@ impl Connection {
     where
         F: Fn(&[i64]) -> i64 + Send + Sync + 'static,
     {
-        let user_data = cb.user_data_owned().expect("callback registered");
-        // SAFETY: live connection; SQLite keeps `user_data` until it calls xDestroy (also when
-        // registration fails), and the trampolines match SQLite's signatures.
-        let rc = unsafe {
-            ffi::sqlite3_create_function_v2(
-                self.0,
-                name.as_ptr(),
-                n_args,
-                ffi::SQLITE_UTF8,
-                user_data,
-                Some(x_scalar::<F>),
-                None,
-                None,
-                Some(counting_destroy),
-            )
-        };
-        assert_eq!(rc, ffi::SQLITE_OK, "create_function: {}", self.error());
+        self.create_function(name, n_args, cb, (Some(x_scalar::<F>), None, None));
     }
 
     /// Registers the aggregate `name(arg, ...)` calling `cb`'s [`Aggregate`], like
     /// [`Connection::create_scalar`].
     pub fn create_aggregate<A: Aggregate>(&self, name: &CStr, n_args: c_int, cb: &Callback<A>) {
+        self.create_function(
+            name,
+            n_args,
+            cb,
+            (None, Some(x_step::<A>), Some(x_final::<A>)),
+        );
+    }
+
+    /// `sqlite3_create_function_v2` with `pApp` = a new reference to `cb` (C's own) and
+    /// `xDestroy` = [`counting_destroy`]; `x` are the trampolines for `F`.
+    fn create_function<F>(&self, name: &CStr, n_args: c_int, cb: &Callback<F>, x: Trampolines) {
         let user_data = cb.user_data_owned().expect("callback registered");
-        // SAFETY: as in `create_scalar`.
+        let (x_func, x_step, x_final) = x;
+        // SAFETY: live connection; SQLite keeps `user_data` until it calls xDestroy (also when
+        // registration fails), and the trampolines match SQLite's signatures and were
+        // instantiated for `F`, the type `user_data` names.
         let rc = unsafe {
             ffi::sqlite3_create_function_v2(
                 self.0,
@@ -176,9 +182,9 @@ impl Connection {
                 n_args,
                 ffi::SQLITE_UTF8,
                 user_data,
-                None,
-                Some(x_step::<A>),
-                Some(x_final::<A>),
+                x_func,
+                x_step,
+                x_final,
                 Some(counting_destroy),
             )
         };
