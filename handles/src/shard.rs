@@ -6,11 +6,16 @@
 //! other lines, so writers never invalidate what readers read.
 //!
 //! * **Free list**: a Treiber stack of slot indices linked through the slots' state words. The
-//!   head packs `index + 1` (low 32 bits) with a 32-bit ABA counter bumped on every push and pop.
-//!   A pop may read the link of a slot that another thread has just popped and reused; the ABA
-//!   counter then makes its CAS fail. Slots are never freed, so that read is always in bounds.
+//!   head packs `index + 1` (low 23 bits, the width of a slot's link field) with a 41-bit ABA
+//!   counter bumped on every push and pop. A pop may read the link of a slot that another
+//!   thread has just popped and reused; the ABA counter then makes its CAS fail. A popper
+//!   stopped between its load and its CAS (SIGSTOP, a debugger, a paused VM) is fooled only if
+//!   exactly a multiple of 2^41 pushes and pops happen on that shard meanwhile: at 10^9 per
+//!   second that is over half an hour of nothing but that shard's traffic. Slots are never
+//!   freed, so the link read is always in bounds.
 //! * **Retire list**: ended slots waiting for reclamation, linked the same way. The head packs
-//!   `index + 1` with a count. Only whole-list `swap` removes entries, so it needs no ABA tag.
+//!   `index + 1` (low 23 bits) with a count. Only whole-list `swap` removes entries, so it needs
+//!   no ABA tag.
 //! * **Bump index**: the first never-used index; slots are handed out from it when the free list
 //!   is empty.
 
@@ -19,7 +24,23 @@ use crate::slot::{PAYLOAD_MASK, Slot};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use core::ptr;
 
-const LOW: u64 = u32::MAX as u64;
+/// Bits of a list head (and of a slot's link) that hold `index + 1`; 0 = empty.
+const LINK_BITS: u32 = 23;
+const LINK: u64 = (1 << LINK_BITS) - 1;
+/// One step of the free list's ABA counter, which occupies the bits above the link.
+const ABA_ONE: u64 = 1 << LINK_BITS;
+const _: () = assert!(LINK == PAYLOAD_MASK && crate::handle::SHARD_CAPACITY <= LINK);
+const _: () = assert!(
+    64 - LINK_BITS >= 40,
+    "the ABA counter must not wrap in practice"
+);
+
+/// The free-list head after one push or pop: the ABA counter bumped (wrapping within its
+/// bits, never into the link), the link replaced by `link`.
+#[inline(always)]
+fn next_free_head(head: u64, link: u64) -> u64 {
+    ((head & !LINK).wrapping_add(ABA_ONE)) | link
+}
 
 #[repr(align(128))]
 struct Meta {
@@ -88,7 +109,7 @@ impl<T> Shard<T> {
         // before the slot was pushed.
         let mut head = self.meta.free.load(Ordering::Acquire);
         loop {
-            let top = head & LOW;
+            let top = head & LINK;
             if top == 0 {
                 return None;
             }
@@ -97,7 +118,7 @@ impl<T> Shard<T> {
             // If another thread pops this slot first and reuses it, this link is garbage, but
             // then the head's ABA counter has changed and the CAS below fails.
             let next = slot.state.load(Ordering::Relaxed) & PAYLOAD_MASK;
-            let new = ((head >> 32).wrapping_add(1) << 32) | next;
+            let new = next_free_head(head, next);
             match self.meta.free.compare_exchange_weak(
                 head,
                 new,
@@ -116,8 +137,9 @@ impl<T> Shard<T> {
         let mut head = self.meta.free.load(Ordering::Relaxed);
         loop {
             // The slot is not on the list yet, so we own its state; readers see FREE and fail.
-            slot.state.store(identity | (head & LOW), Ordering::Relaxed);
-            let new = ((head >> 32).wrapping_add(1) << 32) | (index + 1);
+            slot.state
+                .store(identity | (head & LINK), Ordering::Relaxed);
+            let new = next_free_head(head, index + 1);
             // Release publishes the link (and the emptied value cell) to the next pop.
             match self.meta.free.compare_exchange_weak(
                 head,
@@ -188,12 +210,12 @@ impl<T> Shard<T> {
         loop {
             // ENDED slots are owned by whoever ended them; only the link changes here.
             slot.state
-                .store(ended_state | (head & LOW), Ordering::Relaxed);
-            let count = (head >> 32) + 1;
+                .store(ended_state | (head & LINK), Ordering::Relaxed);
+            let count = (head >> LINK_BITS) + 1;
             // Release publishes the link and the ENDED state to the reclaimer's swap.
             match self.meta.retired.compare_exchange_weak(
                 head,
-                (count << 32) | (index + 1),
+                (count << LINK_BITS) | (index + 1),
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
@@ -209,12 +231,12 @@ impl<T> Shard<T> {
             return 0;
         }
         // Acquire pairs with `push_retired`'s Release.
-        self.meta.retired.swap(0, Ordering::Acquire) & LOW
+        self.meta.retired.swap(0, Ordering::Acquire) & LINK
     }
 
     /// Entries on the retire list.
     pub(crate) fn retired_len(&self) -> u64 {
-        self.meta.retired.load(Ordering::Relaxed) >> 32
+        self.meta.retired.load(Ordering::Relaxed) >> LINK_BITS
     }
 
     #[inline(always)]
@@ -279,3 +301,81 @@ impl<T> Shard<T> {
 // Shards are 256 bytes, so selecting one is a shift and a mask (see `page.rs`).
 #[cfg(not(loom))]
 const _: () = assert!(core::mem::size_of::<Shard<u64>>() == 256);
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::slot::FREE_FOR_TESTS;
+
+    /// The counter wraps within its own bits: a head whose counter is at its maximum still
+    /// pushes and pops correctly, and the link is never disturbed by the carry.
+    #[test]
+    fn aba_counter_wraps_without_touching_the_link() {
+        let max = !LINK; // counter all ones
+        assert_eq!(next_free_head(max | 5, 7), 7, "wraps to counter 0");
+        let shard: Shard<u64> = Shard::new();
+        let a = shard.bump(true).unwrap();
+        let b = shard.bump(true).unwrap();
+        shard.meta.free.store(max - 2 * ABA_ONE, Ordering::Relaxed); // 3 steps below the wrap
+        for _ in 0..4 {
+            shard.push_free(a, shard.slot(a).unwrap(), FREE_FOR_TESTS);
+            shard.push_free(b, shard.slot(b).unwrap(), FREE_FOR_TESTS);
+            assert_eq!(shard.pop_free().map(|(i, _)| i), Some(b));
+            assert_eq!(shard.pop_free().map(|(i, _)| i), Some(a));
+            assert_eq!(shard.pop_free().map(|(i, _)| i), None);
+        }
+        assert!(
+            shard.meta.free.load(Ordering::Relaxed) >> LINK_BITS < 16,
+            "it wrapped"
+        );
+        for (p, pre) in shard.pages() {
+            // SAFETY: the page came from `bump`'s `page::alloc(p)`, its slots hold no values
+            // (none was written), and nothing borrows them any more.
+            unsafe { page::free(p, pre) };
+        }
+    }
+
+    /// A popper stopped between its load of the head and its CAS must fail however many
+    /// pushes and pops happen meanwhile, short of a whole counter period. A 32-bit counter
+    /// comes back to the same head after 2^32 operations; ours does not until 2^41.
+    #[test]
+    fn stale_pop_fails_across_a_32_bit_period() {
+        let advance = |head: u64, ops: u64| {
+            ((head & !LINK).wrapping_add(ops.wrapping_mul(ABA_ONE))) | (head & LINK)
+        };
+        let h0 = (12345 * ABA_ONE) | 9;
+        for ops in [1, 2, 1 << 20, 1 << 32, (1 << 33) + 1, (1 << 40) + 7] {
+            assert_ne!(advance(h0, ops), h0, "{ops} operations revisit the head");
+        }
+        assert_eq!(advance(h0, 1 << (64 - LINK_BITS)), h0, "the period is 2^41");
+        // The same with real operations: the stopped popper's CAS fails after an A-B-A cycle.
+        let shard: Shard<u64> = Shard::new();
+        let a = shard.bump(true).unwrap();
+        let b = shard.bump(true).unwrap();
+        shard.push_free(b, shard.slot(b).unwrap(), FREE_FOR_TESTS);
+        shard.push_free(a, shard.slot(a).unwrap(), FREE_FOR_TESTS);
+        let stale = shard.meta.free.load(Ordering::Relaxed); // top a, next b
+        let stale_next = next_free_head(stale, b + 1);
+        let (x, _) = shard.pop_free().unwrap(); // a
+        let (y, _) = shard.pop_free().unwrap(); // b, now in use elsewhere
+        shard.push_free(x, shard.slot(x).unwrap(), FREE_FOR_TESTS); // a is back on top
+        assert_eq!(
+            shard.meta.free.load(Ordering::Relaxed) & LINK,
+            a + 1,
+            "A-B-A"
+        );
+        assert!(
+            shard
+                .meta
+                .free
+                .compare_exchange(stale, stale_next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err(),
+            "the stale CAS would hand out b, which is in use"
+        );
+        let _ = y;
+        for (p, pre) in shard.pages() {
+            // SAFETY: the shard's pages hold no values, and nothing borrows them any more.
+            unsafe { page::free(p, pre) };
+        }
+    }
+}
