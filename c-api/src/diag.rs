@@ -280,7 +280,7 @@ pub(crate) fn new_registry() -> Box<HandleTable<Entry>> {
             }
         }));
     }
-    Box::new(HandleTable::new())
+    Box::new(HandleTable::new_registry())
 }
 
 /// How a stale handle's entry ended, in `hdl_diagnosis`.

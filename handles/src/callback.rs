@@ -293,9 +293,7 @@ pub fn invoke<F: 'static, R>(
         Ok(Err(e)) => Err(CallError::Handle(e)),
         Err(payload) => {
             // Dropping the payload may panic again; never let that unwind into C.
-            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                core::mem::forget(again);
-            }
+            crate::panics::drop_payload(payload);
             Err(CallError::Panicked)
         }
     }
@@ -323,9 +321,7 @@ pub extern "C" fn destroy_notify(user_data: *mut c_void) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => record(e),
         Err(payload) => {
-            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                core::mem::forget(again);
-            }
+            crate::panics::drop_payload(payload);
             record(CallError::Panicked);
         }
     }

@@ -15,11 +15,13 @@
 use crate::error::Error;
 use crate::guard::{Guard, Hold};
 use crate::handle::Handle;
-use crate::slot::{END_RELEASED, END_REVOKED, END_TAKEN, LIVE, PAYLOAD_MASK, REVOKED, Slot};
+use crate::registry;
+use crate::slot::{
+    END_RELEASED, END_REVOKED, END_TAKEN, LIVE, PAYLOAD_MASK, REVOKED, Slot, TAKING,
+};
 use crate::slot::{identity_of, is_counted_for};
 use crate::sync::Ordering;
 use crate::table::HandleTable;
-use crate::{barrier, registry};
 use core::fmt;
 
 /// How an entry ended: what made its handle stale.
@@ -376,7 +378,7 @@ impl<T: Send + Sync> HandleTable<T> {
             let shard = self.shard(shard_index);
             for (index, slot) in shard.used_slots() {
                 let state = slot.state.load(Ordering::Acquire);
-                if state & (LIVE | REVOKED) == 0 {
+                if state & (LIVE | REVOKED | TAKING) == 0 {
                     continue;
                 }
                 let handle = Handle::from_parts(identity_of(state), shard_index, index);
@@ -441,7 +443,7 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// A guard on `slot` if it holds counted references (LIVE or REVOKED) for `handle`, and
-    /// the state seen. The hazard protocol of `protect`, with a wider check: a REVOKED value
+    /// the state seen. The hazard protocol of `protect_as`, with a wider check: a REVOKED value
     /// stays in place until its entry ends and a reclamation pass that sees no hazard on it.
     fn get_counted<'a>(&'a self, handle: Handle, slot: &'a Slot<T>) -> Option<(Guard<'a, T>, u64)> {
         let hold = match registry::resolve(registry::current_record()) {
@@ -454,12 +456,15 @@ impl<T: Send + Sync> HandleTable<T> {
         let hazard = match &hold {
             Hold::Hazard(h) | Hold::Detached(h, _) => *h,
         };
-        hazard.store(slot as *const Slot<T> as usize, Ordering::Release);
-        // The guard clears the hazard (and releases a temporary record) on every path.
-        let guard = Guard::new(slot, hold);
-        barrier::light();
-        let state = slot.state.load(Ordering::Acquire);
-        is_counted_for(state, handle.into_raw()).then_some((guard, state))
+        match HandleTable::protect_as(handle, slot, hazard, is_counted_for) {
+            Ok(state) => Some((Guard::new(slot, hold), state)),
+            Err(_) => {
+                if let Hold::Detached(_, record) = hold {
+                    registry::registry().release(record);
+                }
+                None
+            }
+        }
     }
 }
 

@@ -17,9 +17,13 @@ pub enum Error {
     /// The handle was issued by another table (its tag does not match this table's).
     WrongTable,
     /// The entry is in use in a way that forbids the operation: `take` while other references
-    /// or scoped borrows exist, or any operation racing with an in-flight `take`.
+    /// or scoped borrows exist (including a lookup, retain or release that runs while the
+    /// take decides), or while another `take` of the same entry is deciding. Only `take`
+    /// reports it: no other operation ever fails because a take is in flight.
     Busy,
-    /// Capacity exhausted: no slot left for an insert, or a reference count at its maximum.
+    /// Capacity exhausted: no slot left for an insert, a reference count at its maximum, or,
+    /// on a table's first insert, no table tag free (every one of the 1,022 tags is held by a
+    /// live table, or its generations were spent by earlier tables; see `ARCHITECTURE.md`).
     Full,
 }
 

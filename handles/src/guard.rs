@@ -44,6 +44,12 @@ impl<'a, T: Send + Sync> Guard<'a, T> {
             _not_send: PhantomData,
         }
     }
+
+    /// The slot this guard protects.
+    #[inline(always)]
+    pub(crate) fn slot(&self) -> &'a Slot<T> {
+        self.slot
+    }
 }
 
 impl<T: Send + Sync> Deref for Guard<'_, T> {

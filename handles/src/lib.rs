@@ -64,6 +64,7 @@ mod error;
 mod guard;
 mod handle;
 mod page;
+mod panics;
 mod reclaim;
 mod registry;
 mod shard;

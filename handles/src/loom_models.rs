@@ -328,8 +328,9 @@ fn thread_exit_recycling() {
     });
 }
 
-/// `take` racing a scoped lookup: either take wins (the reader fails, the value moves out
-/// unread by anyone else) or it reports Busy and the entry is unchanged.
+/// `take` racing a scoped lookup: either take wins (the reader fails with `Stale`, the value
+/// moves out unread by anyone else) or it reports Busy and the entry is unchanged. The reader
+/// never fails because a take was deciding: a failed take disturbs nobody.
 #[test]
 fn take_vs_scoped_lookup() {
     model(|| {
@@ -340,21 +341,242 @@ fn take_vs_scoped_lookup() {
             let table = table.clone();
             thread::spawn(move || match table.with(h, Tracked::read) {
                 Ok(v) => assert_eq!(v, 6),
-                Err(e) => assert!(matches!(e, Error::Stale | Error::Busy), "{e:?}"),
+                Err(e) => assert_eq!(e, Error::Stale),
             })
         };
-        match table.take(h) {
+        let taken = match table.take(h) {
             Ok(value) => {
                 assert_eq!(value.read(), 6);
                 drop(value); // races with the reader unless take excluded it
+                true
             }
             Err(e) => {
                 assert_eq!(e, Error::Busy);
+                false
             }
-        }
+        };
         reader.join().unwrap();
+        if !taken {
+            // Unchanged: live with the owner's one reference.
+            assert_eq!(table.with(h, Tracked::read), Ok(6));
+            assert!(table.take(h).is_ok(), "nothing borrows it now");
+        }
         drop(table);
         assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// `take` racing a retain and release of the same live entry: neither fails because of the
+/// take (a failed take is invisible); if the retain came first, the take fails.
+#[test]
+fn take_vs_retain_and_release() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(8, &drops));
+        let holder = {
+            let table = table.clone();
+            thread::spawn(move || match table.retain(h) {
+                Ok(()) => {
+                    assert_eq!(table.release(h), Ok(false), "the owner still holds one");
+                    true
+                }
+                Err(e) => {
+                    assert_eq!(e, Error::Stale, "only a successful take ends it");
+                    false
+                }
+            })
+        };
+        let taken = table.take(h);
+        let retained = holder.join().unwrap();
+        match taken {
+            Ok(value) => assert_eq!(value.read(), 8),
+            Err(e) => {
+                assert_eq!(e, Error::Busy);
+                assert!(retained, "a take fails only for a real holder");
+                assert_eq!(table.release(h), Ok(true));
+            }
+        }
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Two takes and a lookup on one entry. A lookup that settles the first take's TAKING word back
+/// to LIVE lets a second take write a TAKING word again: the first take's final CAS must not
+/// mistake it for its own (each take's word carries its thread's token). At most one take
+/// succeeds, and never while the lookup reads.
+#[test]
+fn two_takes_and_a_lookup() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(9, &drops));
+        let takers: Vec<_> = (0..2)
+            .map(|_| {
+                let table = table.clone();
+                thread::spawn(move || match table.take(h) {
+                    Ok(value) => {
+                        assert_eq!(value.read(), 9);
+                        drop(value);
+                        true
+                    }
+                    Err(e) => {
+                        assert!(matches!(e, Error::Busy | Error::Stale), "{e:?}");
+                        false
+                    }
+                })
+            })
+            .collect();
+        match table.with(h, Tracked::read) {
+            Ok(v) => assert_eq!(v, 9),
+            Err(e) => assert_eq!(e, Error::Stale),
+        }
+        let wins = takers
+            .into_iter()
+            .filter(|_| true)
+            .map(|t| t.join().unwrap() as usize);
+        let wins: usize = wins.sum();
+        assert!(wins <= 1);
+        if wins == 0 {
+            assert_eq!(table.remove(h), Ok(()));
+        }
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// `retain_with`'s closure reads the value while another thread releases the entry's
+/// references (both of them: safe code may release a reference it does not own) and flushes:
+/// the hazard, not the reference count, keeps the value alive for the closure.
+#[test]
+fn retain_with_vs_extra_releases_and_flush() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(2, &drops));
+        let releaser = {
+            let table = table.clone();
+            thread::spawn(move || {
+                while let Ok(false) = table.release(h) {}
+                table.flush();
+            })
+        };
+        match table.retain_with(h, |t| {
+            let v = t.read();
+            loom::thread::yield_now();
+            assert_eq!(t.read(), v);
+            v
+        }) {
+            Ok(v) => assert_eq!(v, 2),
+            Err(e) => assert_eq!(e, Error::Stale),
+        }
+        releaser.join().unwrap();
+        let _ = table.release(h); // the reference retain_with may have left
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A thread holding more guards than its record has inline hazard cells publishes the fifth
+/// in an overflow chunk it appends while a reclaimer scans: the reclaimer sees that hazard
+/// (or the reader sees the entry ended), and the value is never dropped under the guard.
+#[test]
+fn overflow_hazards_vs_reclaimer() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let a = table.insert(Tracked::new(1, &drops));
+        let h = table.insert(Tracked::new(5, &drops));
+        let reclaimer = {
+            let table = table.clone();
+            thread::spawn(move || {
+                table.remove(h).unwrap();
+                table.flush();
+            })
+        };
+        let reader = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let inline: Vec<_> = (0..crate::registry::HAZARDS)
+                    .map(|_| table.get(a).unwrap())
+                    .collect();
+                if let Ok(g) = table.get(h) {
+                    assert_eq!(g.read(), 5);
+                }
+                drop(inline);
+            })
+        };
+        reclaimer.join().unwrap();
+        reader.join().unwrap();
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(table);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// Two reclamation passes on one shard at once (two threads end entries of the main thread's
+/// shard and flush): every value is dropped exactly once, by one of the passes.
+#[test]
+fn concurrent_passes_on_one_shard() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let hs = [
+            table.insert(Tracked::new(1, &drops)),
+            table.insert(Tracked::new(2, &drops)),
+        ];
+        let passes: Vec<_> = hs
+            .into_iter()
+            .map(|h| {
+                let table = table.clone();
+                thread::spawn(move || {
+                    table.remove(h).unwrap();
+                    table.flush();
+                })
+            })
+            .collect();
+        for p in passes {
+            p.join().unwrap();
+        }
+        assert_eq!(table.flush(), 0);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_eq!(table.stats().pending_drops, 0);
+    });
+}
+
+/// Generation exhaustion under concurrency: a slot that reaches the table's last generation
+/// is retired, never reused, even while a lookup of its last handle is in flight; the old
+/// handle stays stale and the next insert gets another slot.
+#[test]
+fn generation_exhaustion_vs_lookup() {
+    model(|| {
+        let table = Arc::new(HandleTable::with_max_generation(0));
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(3, &drops));
+        let reader = {
+            let table = table.clone();
+            thread::spawn(move || match table.with(h, Tracked::read) {
+                Ok(v) => assert_eq!(v, 3),
+                Err(e) => assert_eq!(e, Error::Stale),
+            })
+        };
+        table.remove(h).unwrap();
+        table.flush();
+        let next = table.insert(Tracked::new(4, &drops));
+        assert_ne!(
+            next.into_raw() & 0x3f_ffff,
+            h.into_raw() & 0x3f_ffff,
+            "slot reused"
+        );
+        reader.join().unwrap();
+        table.flush();
+        assert_eq!(table.stats().exhausted_slots, 1);
+        assert_eq!(table.with(h, Tracked::read), Err(Error::Stale));
+        assert_eq!(table.with(next, Tracked::read), Ok(4));
+        drop(table);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
     });
 }
 

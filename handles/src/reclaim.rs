@@ -15,10 +15,11 @@
 //!
 //! No lock is held anywhere, so a value's `Drop` may call back into any table. A panicking
 //! `Drop` does not stop the pass: every other slot is still processed, then the first panic
-//! resumes.
+//! resumes (later payloads are dropped, and forgotten if their own `Drop` panics).
 
 use crate::barrier;
 use crate::handle::GEN_SHIFT;
+use crate::panics::FirstPanic;
 use crate::registry::registry;
 use crate::shard::Shard;
 use crate::slot::{ENDED, PAYLOAD_MASK, RETIRED, Slot, generation_of, identity_of};
@@ -26,10 +27,19 @@ use crate::sync::Ordering;
 use crate::table::{HandleTable, RECLAIM_BATCH};
 
 impl<T: Send + Sync> HandleTable<T> {
-    /// Puts an ENDED slot on its shard's retire list; runs a pass when the list is long.
-    pub(crate) fn retire(&self, shard_index: usize, index: u64, slot: &Slot<T>, ended: u64) {
+    /// Puts an ENDED slot on its shard's retire list; runs a pass when the list is long and
+    /// `may_reclaim` allows it.
+    pub(crate) fn retire(
+        &self,
+        shard_index: usize,
+        index: u64,
+        slot: &Slot<T>,
+        ended: u64,
+        may_reclaim: bool,
+    ) {
         let shard = self.shard(shard_index);
-        if shard.push_retired(index, slot, ended) >= RECLAIM_BATCH + shard.kept() {
+        let pending = shard.push_retired(index, slot, ended);
+        if may_reclaim && pending >= RECLAIM_BATCH + shard.kept() {
             self.reclaim(shard);
         }
     }
@@ -44,7 +54,8 @@ impl<T: Send + Sync> HandleTable<T> {
         let mut hazards = Vec::new();
         registry().hazards(&mut hazards);
         let mut borrowed = Vec::new();
-        let mut panic = None;
+        let mut panic = FirstPanic::default();
+        let max_generation = self.max_generation();
         while next != 0 {
             let index = next - 1;
             let slot = shard.slot(index).expect("retired slot has a page");
@@ -64,16 +75,13 @@ impl<T: Send + Sync> HandleTable<T> {
             // (RETIRED also keeps stale handles classified as stale.)
             slot.state
                 .store(identity_of(state) | RETIRED, Ordering::Relaxed);
-            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            panic.catch(|| {
                 // SAFETY: the slot is ENDED (no references), it was taken off the retire list
                 // by this pass alone, and no hazard names it after the heavy barrier, so no
                 // thread can reach the value.
                 unsafe { slot.drop_value() }
-            }));
-            if let Err(payload) = dropped {
-                panic.get_or_insert(payload);
-            }
-            self.recycle_in(shard, index, slot, identity_of(state));
+            });
+            self.recycle_in(shard, index, slot, identity_of(state), max_generation);
         }
         let remaining = borrowed.len();
         // Entries still borrowed do not count toward the next pass's trigger, so long-lived
@@ -83,20 +91,32 @@ impl<T: Send + Sync> HandleTable<T> {
             let slot = shard.slot(index).expect("retired slot has a page");
             shard.push_retired(index, slot, ended);
         }
-        if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
-        }
+        panic.resume();
         remaining
     }
 
     /// Returns an emptied slot to its shard: free with the next generation, or retired for
     /// good when the generation is exhausted (so a handle value is never issued twice).
     pub(crate) fn recycle(&self, shard_index: usize, index: u64, slot: &Slot<T>, identity: u64) {
-        self.recycle_in(self.shard(shard_index), index, slot, identity);
+        let max_generation = self.max_generation();
+        self.recycle_in(
+            self.shard(shard_index),
+            index,
+            slot,
+            identity,
+            max_generation,
+        );
     }
 
-    fn recycle_in(&self, shard: &Shard<T>, index: u64, slot: &Slot<T>, identity: u64) {
-        if generation_of(identity) >= self.max_generation() {
+    fn recycle_in(
+        &self,
+        shard: &Shard<T>,
+        index: u64,
+        slot: &Slot<T>,
+        identity: u64,
+        max_generation: u32,
+    ) {
+        if generation_of(identity) >= max_generation {
             slot.state.store(identity | RETIRED, Ordering::Release);
             shard.note_exhausted();
         } else {

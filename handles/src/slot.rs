@@ -16,7 +16,7 @@
 //! | `LIVE`           | live: lookups and retains succeed         | reference count    |
 //! | `REVOKED`        | revoked, counted references outstanding   | reference count    |
 //! | `ENDED`          | count hit 0; value awaits reclamation     | next retired idx+1 |
-//! | `TAKING`         | `take` is checking for borrowers          | 0                  |
+//! | `TAKING`         | `take` is checking for borrowers; 1 ref   | taker's token      |
 //! | `RETIRED`        | generation exhausted: never reused        | 0                  |
 //!
 //! For FREE slots the generation bits hold the generation the *next* occupant will get; for all
@@ -88,6 +88,21 @@ pub(crate) fn is_live_for(state: u64, raw: u64) -> bool {
     state.wrapping_sub((raw & IDENTITY_MASK) | LIVE) <= PAYLOAD_MASK
 }
 
+/// True when a `take` is deciding on the occupant `raw` (TAKING). Such an entry is live with
+/// one reference for every other operation: see [`settled`].
+#[inline(always)]
+pub(crate) fn is_taking_for(state: u64, raw: u64) -> bool {
+    (state ^ raw) & IDENTITY_MASK == 0 && state & TAKING != 0
+}
+
+/// The LIVE state with one reference that a TAKING state stands for. Any other operation on the
+/// entry replaces the TAKING word with its own result computed from this, so the take's final
+/// CAS fails and the operation behaves as if no take had been in flight.
+#[inline(always)]
+pub(crate) fn settled(taking: u64) -> u64 {
+    identity_of(taking) | LIVE | 1
+}
+
 /// True when `state` holds counted references (LIVE or REVOKED) for the occupant `raw`.
 #[inline(always)]
 pub(crate) fn is_counted_for(state: u64, raw: u64) -> bool {
@@ -150,6 +165,10 @@ impl<T> Slot<T> {
         self.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
     }
 }
+
+/// A FREE state word (generation 1, no link) for unit tests of the lists.
+#[cfg(all(test, not(loom)))]
+pub(crate) const FREE_FOR_TESTS: u64 = 1 << GEN_SHIFT;
 
 /// True when the state word says the cell holds a value.
 #[inline(always)]

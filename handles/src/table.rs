@@ -21,14 +21,16 @@ use crate::barrier;
 use crate::diag::EndReason;
 use crate::error::{Error, InsertError};
 use crate::guard::{Guard, Hold};
-use crate::handle::{Handle, MAX_GENERATION, MAX_TAG, SHARDS};
+use crate::handle::{Handle, MAX_GENERATION, SHARDS, TAG_MASK, TAG_SHIFT};
+use crate::panics::FirstPanic;
 use crate::registry;
 use crate::shard::Shard;
 use crate::slot::{
     self, END_RELEASED, END_REVOKED, END_TAKEN, ENDED, GEN_FIELD, LIVE, MAX_REFS, PAYLOAD_MASK,
     RETIRED, REVOKED, Slot, TAKING, ended_identity, identity_of, is_counted_for, is_live_for,
+    is_taking_for, settled,
 };
-use crate::sync::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use crate::tag;
 use core::marker::PhantomData;
 
@@ -52,11 +54,13 @@ use core::marker::PhantomData;
 /// them (see [`HandleTable::remove`] and [`HandleTable::flush`]), or when the table is dropped.
 pub struct HandleTable<T> {
     shards: [Shard<T>; SHARDS],
-    /// This table's tag (1..=MAX_TAG) plus `TAG_OWNED` if the table reserved it, or 0 before
-    /// the first insert. The init guard.
-    tag: AtomicU32,
-    /// Generation after which a slot is retired instead of reused.
+    /// 0 before the first insert; then `slot::identity(tag, floor)`: the table's tag and the
+    /// generation its never-used slots start at (see `tag.rs`). The init guard.
+    tag: AtomicU64,
+    /// Reuses of a slot after its first use before it is retired (`with_max_generation`).
     max_generation: u32,
+    /// Whether this is the C API's registry, which gets the reserved registry tag.
+    registry: bool,
     /// Insert and end backtraces per slot (`debug-backtrace` feature only).
     #[cfg(feature = "debug-backtrace")]
     traces: crate::trace::Traces,
@@ -69,9 +73,6 @@ pub struct HandleTable<T> {
 unsafe impl<T: Send + Sync> Sync for HandleTable<T> {}
 // SAFETY: moving the table moves its values to another thread.
 unsafe impl<T: Send> Send for HandleTable<T> {}
-
-/// Set in `HandleTable::tag` when the table reserved its tag and must release it on drop.
-const TAG_OWNED: u32 = 1 << 16;
 
 /// Entries a shard's retire list collects before a reclamation pass runs.
 pub(crate) const RECLAIM_BATCH: u64 = 128;
@@ -86,9 +87,10 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     crate::sync::const_fn! {
-        /// An empty table whose slots are retired after reaching generation `max` (clamped to
-        /// the layout's maximum, 2^26 - 1): each slot is used at most `max + 1` times. A small
-        /// `max` exercises slot retirement in tests.
+        /// An empty table whose slots are retired after `max` reuses: each slot is used at most
+        /// `max + 1` times (fewer if the table's first generation, which follows the
+        /// generations earlier tables with the same tag issued, leaves less room below the
+        /// layout's maximum, 2^26 - 1). A small `max` exercises slot retirement in tests.
         ///
         /// ```
         /// let table = handles::HandleTable::with_max_generation(0);
@@ -105,8 +107,9 @@ impl<T: Send + Sync> HandleTable<T> {
                 shards: [const { Shard::new() }; SHARDS],
                 #[cfg(loom)]
                 shards: core::array::from_fn(|_| Shard::new()),
-                tag: AtomicU32::new(0),
+                tag: AtomicU64::new(0),
                 max_generation: if max > MAX_GENERATION { MAX_GENERATION } else { max },
+                registry: false,
                 #[cfg(feature = "debug-backtrace")]
                 traces: crate::trace::Traces::new(),
                 _owns: PhantomData,
@@ -114,10 +117,25 @@ impl<T: Send + Sync> HandleTable<T> {
         }
     }
 
+    crate::sync::const_fn! {
+        /// The C API's registry table: like [`HandleTable::new`], but it takes the one tag that
+        /// is reserved for the registry, so no other table's handle can reach a C object.
+        /// For the `handles-capi` crate; a second live registry table gets no tag (its inserts
+        /// fail with [`Error::Full`]).
+        #[doc(hidden)]
+        pub fn new_registry() -> HandleTable<T> {
+            let mut table = HandleTable::new();
+            table.registry = true;
+            table
+        }
+    }
+
     /// Inserts `value` with one reference (the owner's) and returns its handle.
     ///
     /// # Panics
-    /// If the table is full (2^28 slots); use [`HandleTable::try_insert`] to handle that.
+    /// If the table is full (2^28 slots), or no table tag is free (every one of the 1,022 tags
+    /// is held by a live table, see [`Error::Full`]); use [`HandleTable::try_insert`] to handle
+    /// that.
     ///
     /// ```
     /// let table = handles::HandleTable::new();
@@ -142,7 +160,12 @@ impl<T: Send + Sync> HandleTable<T> {
     /// ```
     #[inline]
     pub fn try_insert(&self, value: T) -> Result<Handle, InsertError<T>> {
-        let tag = self.tag();
+        let Some(base) = self.tag() else {
+            return Err(InsertError {
+                value,
+                error: Error::Full,
+            });
+        };
         let home = registry::current().map_or(0, |r| r.index & (SHARDS - 1));
         let Some((shard_index, index, slot)) = self.allocate(home) else {
             return Err(InsertError {
@@ -152,10 +175,11 @@ impl<T: Send + Sync> HandleTable<T> {
         };
         let shard = &self.shards[shard_index];
         // We own the slot: it came off a free list or the bump index.
-        // A never-used slot (state 0) starts at generation 0; a free one holds the next
-        // generation, with the previous occupant's end code where the tag goes.
+        // A never-used slot (state 0) starts at the tag's floor generation; a free one holds
+        // the next generation (never below the floor), with the previous occupant's end code
+        // where the tag goes.
         let old = slot.state.load(Ordering::Relaxed);
-        let identity = (old & GEN_FIELD) | slot::identity(tag, 0);
+        let identity = (old & GEN_FIELD).max(base & GEN_FIELD) | (base & !GEN_FIELD);
         let handle = Handle::from_parts(identity, shard_index, index);
         #[cfg(feature = "debug-backtrace")]
         self.traces.created(handle);
@@ -185,15 +209,23 @@ impl<T: Send + Sync> HandleTable<T> {
             return Err(self.classify(handle, None));
         };
         let hazard = registry::current_record().first_hazard();
-        if hazard.load(Ordering::Relaxed) != 0 {
-            // Nested lookup, unregistered thread, or thread-local teardown.
-            return self.with_slow(handle, f);
+        // Taken: a nested lookup, an unregistered thread, or thread-local teardown.
+        if hazard.load(Ordering::Relaxed) == 0 {
+            match Self::publish(slot, hazard, handle.into_raw()) {
+                Ok(()) => {
+                    let _clear = ClearHazard(hazard); // also on unwind
+                    // SAFETY: the validated hazard keeps the value initialised and in place
+                    // until `_clear` drops; `f` cannot keep the borrow beyond its call (its
+                    // lifetime is generic).
+                    return Ok(f(unsafe { slot.value() }));
+                }
+                Err(seen) if !is_taking_for(seen, handle.into_raw()) => {
+                    return Err(self.classify(handle, Some(seen)));
+                }
+                Err(_) => {} // a take is deciding: the slow path settles it (`protect_as`)
+            }
         }
-        self.protect(handle, slot, hazard)?;
-        let _clear = ClearHazard(hazard); // also on unwind
-        // SAFETY: the validated hazard keeps the value initialised and in place until
-        // `_clear` drops; `f` cannot keep the borrow beyond its call (its lifetime is generic).
-        Ok(f(unsafe { slot.value() }))
+        self.with_slow(handle, f)
     }
 
     #[cold]
@@ -224,15 +256,21 @@ impl<T: Send + Sync> HandleTable<T> {
         };
         let record = registry::current_record();
         let hazard = record.first_hazard();
-        if hazard.load(Ordering::Relaxed) != 0 {
-            return self.get_slow(handle, slot, record);
+        if hazard.load(Ordering::Relaxed) == 0 {
+            match Self::publish(slot, hazard, handle.into_raw()) {
+                Ok(()) => return Ok(Guard::new(slot, Hold::Hazard(hazard))),
+                Err(seen) if !is_taking_for(seen, handle.into_raw()) => {
+                    return Err(self.classify(handle, Some(seen)));
+                }
+                Err(_) => {} // a take is deciding: the slow path settles it (`protect_as`)
+            }
         }
-        self.protect(handle, slot, hazard)?;
-        Ok(Guard::new(slot, Hold::Hazard(hazard)))
+        self.get_slow(handle, slot, record)
     }
 
-    /// `get` when the first hazard cell is taken: a nested lookup, a thread not registered
-    /// yet (its record is the sentinel), or a thread in thread-local teardown.
+    /// `get` when the first hazard cell is taken (a nested lookup, a thread not registered
+    /// yet, whose record is the sentinel, or a thread in thread-local teardown), or when a
+    /// take is deciding on the entry.
     #[cold]
     #[inline(never)]
     fn get_slow<'a>(
@@ -249,9 +287,45 @@ impl<T: Send + Sync> HandleTable<T> {
         Ok(Guard::new(slot, Hold::Hazard(hazard)))
     }
 
-    /// Publishes `hazard` for `slot` and validates the handle; on failure clears the hazard.
+    /// The fast half of the hazard protocol for scoped lookups: publishes `hazard` for `slot`,
+    /// then checks that the slot is LIVE for `raw`. On failure it clears the hazard and returns
+    /// the state seen: the caller classifies it, or, when a take is deciding, retries on its
+    /// slow path, which settles the take (`protect_as`). The slow path is the one nested
+    /// lookups take, so the hot path gains no new merge point.
+    #[inline(always)]
+    fn publish(slot: &Slot<T>, hazard: &AtomicUsize, raw: u64) -> Result<(), u64> {
+        // The same protocol as `protect_as`, whose comments explain the orderings.
+        hazard.store(slot as *const Slot<T> as usize, Ordering::Release);
+        barrier::light();
+        let state = slot.state.load(Ordering::Acquire);
+        if is_live_for(state, raw) {
+            return Ok(());
+        }
+        hazard.store(0, Ordering::Release);
+        Err(state)
+    }
+
+    /// Publishes `hazard` for `slot` and validates the handle (LIVE, for this occupant); on
+    /// failure clears the hazard.
     #[inline(always)]
     fn protect(&self, handle: Handle, slot: &Slot<T>, hazard: &AtomicUsize) -> Result<(), Error> {
+        match Self::protect_as(handle, slot, hazard, is_live_for) {
+            Ok(_) => Ok(()),
+            Err(seen) => Err(self.classify(handle, Some(seen))),
+        }
+    }
+
+    /// The hazard protocol: publishes `hazard` for `slot`, then checks the slot's state with
+    /// `accept(state, raw handle)`; returns the accepted state, or clears the hazard and
+    /// returns the state that failed. `accept` must only accept states in which the cell holds
+    /// the handle's occupant (LIVE or REVOKED for it).
+    #[inline(always)]
+    pub(crate) fn protect_as(
+        handle: Handle,
+        slot: &Slot<T>,
+        hazard: &AtomicUsize,
+        accept: fn(u64, u64) -> bool,
+    ) -> Result<u64, u64> {
         // Publish the hazard, then read the state. A reclaimer that misses this hazard is
         // ordered before our state load by the barrier pair, so we then see the entry ended
         // and back off. Release (a plain store on x86): a reclaimer that reads this value
@@ -261,11 +335,48 @@ impl<T: Send + Sync> HandleTable<T> {
         barrier::light();
         // Acquire pairs with insert's Release: the value is initialised.
         let state = slot.state.load(Ordering::Acquire);
-        if !is_live_for(state, handle.into_raw()) {
-            hazard.store(0, Ordering::Release);
-            return Err(self.classify(handle, Some(state)));
+        if accept(state, handle.into_raw()) {
+            return Ok(state);
         }
-        Ok(())
+        Self::protect_contended(handle, slot, hazard, accept, state)
+    }
+
+    /// `protect` when the state was not accepted: a failure, or a `take` deciding on the entry.
+    ///
+    /// A `take` moves the slot to TAKING, runs the heavy barrier and scans hazards. A taker
+    /// that missed our hazard has stored TAKING before its barrier, so we see TAKING (or what
+    /// came after it). We then *settle* the entry back to LIVE with one CAS: the taker's final
+    /// CAS from its own TAKING word fails, it reports `Busy`, and we read the value as from any
+    /// live entry. Either our CAS or the taker's wins; nobody waits for anybody.
+    #[cold]
+    #[inline(never)]
+    fn protect_contended(
+        handle: Handle,
+        slot: &Slot<T>,
+        hazard: &AtomicUsize,
+        accept: fn(u64, u64) -> bool,
+        mut state: u64,
+    ) -> Result<u64, u64> {
+        let raw = handle.into_raw();
+        loop {
+            if accept(state, raw) {
+                return Ok(state);
+            }
+            if !is_taking_for(state, raw) {
+                hazard.store(0, Ordering::Release);
+                return Err(state);
+            }
+            let live = settled(state);
+            // Acquire on success: the value was published by the insert whose Release heads
+            // the release sequence the taker's CAS continued.
+            match slot
+                .state
+                .compare_exchange(state, live, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => state = live,
+                Err(current) => state = current,
+            }
+        }
     }
 
     /// A scoped lookup from a thread whose thread-locals are being destroyed: it borrows a
@@ -317,20 +428,21 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(table.release(h), Ok(true));
     /// ```
     pub fn retain_with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
-        let slot = self.locate(handle)?;
-        self.retain_slot(handle, slot)?;
-        // If `f` panics the caller never learns it holds a reference: give it back.
+        // The hazard, not the reference, protects `f`'s borrow: a reference count is safe API
+        // (anyone holding the `Copy` handle may release it, even twice), so it cannot keep a
+        // `&T` alive. The reference is for the caller, after `f` returns.
+        let guard = self.get(handle)?;
+        self.retain_slot(handle, guard.slot())?;
+        // If `f` panics the caller never learns it holds a reference: give it back, without
+        // running a reclamation pass (a `Drop` that panicked while unwinding would abort).
         struct ReleaseOnUnwind<'a, T: Send + Sync>(&'a HandleTable<T>, Handle);
         impl<T: Send + Sync> Drop for ReleaseOnUnwind<'_, T> {
             fn drop(&mut self) {
-                let _ = self.0.release(self.1);
+                let _ = self.0.release_deferred(self.1);
             }
         }
         let on_unwind = ReleaseOnUnwind(self, handle);
-        // SAFETY: we hold a counted reference to this occupant, taken while it was LIVE (the
-        // CAS validated tag and generation). The entry cannot end, and so its value cannot be
-        // dropped or moved, before that reference is released.
-        let result = f(unsafe { slot.value() });
+        let result = f(&guard);
         core::mem::forget(on_unwind);
         Ok(result)
     }
@@ -342,6 +454,10 @@ impl<T: Send + Sync> HandleTable<T> {
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
             if !is_live_for(state, raw) {
+                if is_taking_for(state, raw) {
+                    state = settle(slot, state); // the take then fails with `Busy`
+                    continue;
+                }
                 return Err(self.classify(handle, Some(state)));
             }
             if state & PAYLOAD_MASK == MAX_REFS {
@@ -367,11 +483,26 @@ impl<T: Send + Sync> HandleTable<T> {
     /// If this call runs a reclamation pass and a value's `Drop` panics, the panic propagates
     /// after the release (and the rest of the pass) has completed.
     pub fn release(&self, handle: Handle) -> Result<bool, Error> {
+        self.release_then(handle, true)
+    }
+
+    /// `release` that never runs a reclamation pass (an ended entry only joins its shard's
+    /// retire list): for paths that must not run other values' `Drop`, such as unwinding.
+    pub(crate) fn release_deferred(&self, handle: Handle) -> Result<bool, Error> {
+        self.release_then(handle, false)
+    }
+
+    #[inline(always)]
+    fn release_then(&self, handle: Handle, may_reclaim: bool) -> Result<bool, Error> {
         let raw = handle.into_raw();
         let slot = self.locate(handle)?;
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
             if !is_counted_for(state, raw) {
+                if is_taking_for(state, raw) {
+                    state = settle(slot, state); // the take then fails
+                    continue;
+                }
                 return Err(self.classify(handle, Some(state)));
             }
             let last = state & PAYLOAD_MASK == 1;
@@ -398,7 +529,7 @@ impl<T: Send + Sync> HandleTable<T> {
                         if state & LIVE != 0 {
                             self.shards[handle.shard()].add_live(-1);
                         }
-                        self.retire(handle.shard(), handle.index(), slot, new);
+                        self.retire(handle.shard(), handle.index(), slot, new, may_reclaim);
                     }
                     return Ok(last);
                 }
@@ -429,6 +560,10 @@ impl<T: Send + Sync> HandleTable<T> {
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
             if !is_live_for(state, raw) {
+                if is_taking_for(state, raw) {
+                    state = settle(slot, state); // the take then fails
+                    continue;
+                }
                 return Err(self.classify(handle, Some(state)));
             }
             let refs = state & PAYLOAD_MASK;
@@ -446,7 +581,7 @@ impl<T: Send + Sync> HandleTable<T> {
                     self.traces.ended(handle, false);
                     self.shards[handle.shard()].add_live(-1);
                     if refs == 1 {
-                        self.retire(handle.shard(), handle.index(), slot, new);
+                        self.retire(handle.shard(), handle.index(), slot, new, true);
                     }
                     return Ok(());
                 }
@@ -470,42 +605,99 @@ impl<T: Send + Sync> HandleTable<T> {
     pub fn take(&self, handle: Handle) -> Result<T, Error> {
         let raw = handle.into_raw();
         let slot = self.locate(handle)?;
+        // The TAKING word carries a token unique among threads taking at this moment (the
+        // registry index of the calling thread's record), so a take's final CAS cannot succeed
+        // on a TAKING word written by a later take of the same entry (ABA).
+        let token = match registry::current() {
+            Some(record) => record.index as u64 + 1,
+            None => return self.take_detached(handle),
+        };
+        self.take_with_token(handle, raw, slot, token)
+    }
+
+    /// `take` from a thread in thread-local teardown: borrows a record for its token.
+    #[cold]
+    fn take_detached(&self, handle: Handle) -> Result<T, Error> {
+        let slot = self.locate(handle)?;
+        let record = registry::claim_temporary();
+        let result = self.take_with_token(handle, handle.into_raw(), slot, record.index as u64 + 1);
+        registry::registry().release(record);
+        result
+    }
+
+    fn take_with_token(
+        &self,
+        handle: Handle,
+        raw: u64,
+        slot: &Slot<T>,
+        token: u64,
+    ) -> Result<T, Error> {
+        if token > PAYLOAD_MASK {
+            // More than 2^23 threads at once: no token to tell their takes apart.
+            return Err(Error::Full);
+        }
         let mut state = slot.state.load(Ordering::Relaxed);
         let identity = loop {
             if !is_live_for(state, raw) {
+                // Includes another take deciding on the entry: `Busy`.
                 return Err(self.classify(handle, Some(state)));
             }
             if state & PAYLOAD_MASK != 1 {
                 return Err(Error::Busy);
             }
-            // Acquire: we may move the value out. While TAKING, every other transition fails.
             match slot.state.compare_exchange_weak(
                 state,
-                identity_of(state) | TAKING,
-                Ordering::Acquire,
+                identity_of(state) | TAKING | token,
+                Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => break identity_of(state),
                 Err(current) => state = current,
             }
         };
-        // Make every hazard published before a reader's barrier visible; readers that publish
-        // later will see TAKING and back off.
+        let taking = identity | TAKING | token;
+        // Make every hazard published before a reader's barrier visible. A reader whose hazard
+        // we miss sees TAKING and settles the entry back to LIVE (`protect_contended`), and so
+        // does every retain, release and remove meanwhile: then our final CAS fails.
         barrier::heavy();
         let addr = slot as *const Slot<T> as usize;
         let borrowed = registry::registry()
             .iter()
             .any(|rec| rec.cells().any(|h| h.load(Ordering::Acquire) == addr));
         if borrowed {
-            // Release: anything we did stays ordered before the next owner's operations.
-            slot.state.store(identity | LIVE | 1, Ordering::Release);
+            // Put it back unless an operation has settled it already. Release: anything we did
+            // stays ordered before the next owner's operations.
+            let _ = slot.state.compare_exchange(
+                taking,
+                identity | LIVE | 1,
+                Ordering::Release,
+                Ordering::Relaxed,
+            );
             return Err(Error::Busy);
+        }
+        // Claim the value. The RETIRED flag with the end code marks the cell as being emptied
+        // by us (a forked child never drops it); `recycle` below frees the slot. Acquire: the
+        // value's initialisation and every earlier user's accesses happen before our move.
+        if let Err(now) = slot.state.compare_exchange(
+            taking,
+            ended_identity(identity, END_TAKEN) | RETIRED,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            // Settled by a lookup or retain (still live: `Busy`), or ended by a release or
+            // remove (`Stale`); either way the take changed nothing they could observe.
+            return Err(if is_live_for(now, raw) {
+                Error::Busy
+            } else {
+                self.classify(handle, Some(now))
+            });
         }
         #[cfg(feature = "debug-backtrace")]
         self.traces.ended(handle, false);
         self.shards[handle.shard()].add_live(-1);
-        // SAFETY: TAKING excludes every other transition, one reference (ours) was left, and no
-        // hazard names the slot, so nothing else can reach the value.
+        // SAFETY: our CAS from our own TAKING word succeeded, so no lookup settled the entry
+        // after our heavy barrier, no hazard named the slot at the scan, and no reference but
+        // ours existed: nothing else can reach the value, and the state now says it is ours.
         let value = unsafe { slot.read() };
         self.recycle(
             handle.shard(),
@@ -521,7 +713,8 @@ impl<T: Send + Sync> HandleTable<T> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return false;
         };
-        is_live_for(slot.state.load(Ordering::Acquire), handle.into_raw())
+        let state = slot.state.load(Ordering::Acquire);
+        is_live_for(state, handle.into_raw()) || is_taking_for(state, handle.into_raw())
     }
 
     /// Number of live entries (inserted, not yet removed, released to zero or taken). Exact
@@ -549,7 +742,7 @@ impl<T: Send + Sync> HandleTable<T> {
         for (shard_index, shard) in self.shards.iter().enumerate() {
             for (index, slot) in shard.used_slots() {
                 let state = slot.state.load(Ordering::Acquire);
-                if state & LIVE != 0 {
+                if state & (LIVE | TAKING) != 0 {
                     out.push(Handle::from_parts(identity_of(state), shard_index, index));
                 }
             }
@@ -592,18 +785,11 @@ impl<T: Send + Sync> HandleTable<T> {
         // A panicking `Drop` must not leave the remaining shards unreclaimed: finish them all,
         // then resume the first panic.
         let mut pending = 0;
-        let mut panic = None;
+        let mut panic = FirstPanic::default();
         for shard in &self.shards {
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.reclaim(shard))) {
-                Ok(n) => pending += n,
-                Err(payload) => {
-                    panic.get_or_insert(payload);
-                }
-            }
+            pending += panic.catch(|| self.reclaim(shard)).unwrap_or(0);
         }
-        if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
-        }
+        panic.resume();
         pending
     }
 
@@ -617,8 +803,13 @@ impl<T: Send + Sync> HandleTable<T> {
         &self.traces
     }
 
+    /// Generation after which a slot is retired instead of reused: `max_generation` past the
+    /// table's first generation (its tag's floor), capped by the layout.
     pub(crate) fn max_generation(&self) -> u32 {
-        self.max_generation
+        let floor = slot::generation_of(self.tag.load(Ordering::Relaxed));
+        floor
+            .saturating_add(self.max_generation)
+            .min(MAX_GENERATION)
     }
 
     /// The slot a handle points at, or why there is none.
@@ -629,13 +820,13 @@ impl<T: Send + Sync> HandleTable<T> {
             .ok_or_else(|| self.classify(handle, None))
     }
 
-    /// The table's tag, assigning one on first use (the lazy, lock-free init guard: one
-    /// Acquire load once initialised).
+    /// The table's tag word (`identity(tag, floor)`), assigning a tag on first use (the lazy,
+    /// lock-free init guard: one Acquire load once initialised); `None` when no tag is free.
     #[inline(always)]
-    fn tag(&self) -> u32 {
-        let tag = self.tag.load(Ordering::Acquire);
-        if tag != 0 {
-            tag & MAX_TAG
+    fn tag(&self) -> Option<u64> {
+        let word = self.tag.load(Ordering::Acquire);
+        if word != 0 {
+            Some(word)
         } else {
             self.init_tag()
         }
@@ -643,24 +834,26 @@ impl<T: Send + Sync> HandleTable<T> {
 
     /// The tag, or 0 before the first insert (for error classification).
     fn tag_if_set(&self) -> u32 {
-        self.tag.load(Ordering::Acquire) & MAX_TAG
+        ((self.tag.load(Ordering::Acquire) >> TAG_SHIFT) & TAG_MASK) as u32
     }
 
     #[cold]
-    fn init_tag(&self) -> u32 {
-        let (candidate, owned) = tag::acquire();
-        let word = candidate | if owned { TAG_OWNED } else { 0 };
+    fn init_tag(&self) -> Option<u64> {
+        let lease = if self.registry {
+            tag::acquire_registry()
+        } else {
+            tag::acquire()
+        }?;
+        let word = slot::identity(lease.tag, lease.floor);
         // Concurrent first users race here; all of them adopt the winner's tag.
         match self
             .tag
             .compare_exchange(0, word, Ordering::AcqRel, Ordering::Acquire)
         {
-            Ok(_) => candidate,
+            Ok(_) => Some(word),
             Err(winner) => {
-                if owned {
-                    tag::release(candidate);
-                }
-                winner & MAX_TAG
+                tag::release(lease, lease.floor);
+                Some(winner)
             }
         }
     }
@@ -760,6 +953,22 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 }
 
+/// Settles an entry a `take` is deciding on (its TAKING word `taking`) back to LIVE with one
+/// reference, so the take's final CAS fails; returns the state now in the slot. For counted
+/// operations, which then apply their own transition to it. Inline, not a call, so the
+/// counted operations' fast paths need no extra saved registers.
+#[inline(always)]
+fn settle<T>(slot: &Slot<T>, taking: u64) -> u64 {
+    let live = settled(taking);
+    match slot
+        .state
+        .compare_exchange(taking, live, Ordering::AcqRel, Ordering::Acquire)
+    {
+        Ok(_) => live,
+        Err(current) => current,
+    }
+}
+
 /// Clears a hazard cell when a scoped lookup ends, including by unwinding.
 struct ClearHazard<'a>(&'a AtomicUsize);
 
@@ -781,7 +990,10 @@ impl<T> core::fmt::Debug for HandleTable<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let live: i64 = self.shards.iter().map(Shard::live).sum();
         f.debug_struct("HandleTable")
-            .field("tag", &(self.tag.load(Ordering::Relaxed) & MAX_TAG))
+            .field(
+                "tag",
+                &((self.tag.load(Ordering::Relaxed) >> TAG_SHIFT) & TAG_MASK),
+            )
             .field("live", &live)
             .finish_non_exhaustive()
     }
@@ -791,18 +1003,20 @@ impl<T> Drop for HandleTable<T> {
     /// Drops every value still in the table (live, revoked or awaiting reclamation) exactly
     /// once, then frees the pages. `&mut self` proves no guard or lookup is in progress.
     fn drop(&mut self) {
-        let mut panic = None;
+        let mut panic = FirstPanic::default();
+        let mut next_floor = 0;
         for shard in &self.shards {
             for (_, slot) in shard.used_slots() {
-                if slot::has_value(slot.state.load(Ordering::Relaxed)) {
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let state = slot.state.load(Ordering::Relaxed);
+                // One past the slot's generation (a FREE slot holds the next one: one more
+                // than needed, which is harmless).
+                next_floor = next_floor.max(slot::generation_of(state) + 1);
+                if slot::has_value(state) {
+                    panic.catch(|| {
                         // SAFETY: the state says the cell holds a value, and `&mut self`
                         // excludes every other access.
                         unsafe { slot.drop_value() }
-                    }));
-                    if let Err(payload) = result {
-                        panic.get_or_insert(payload);
-                    }
+                    });
                 }
             }
             for (p, pre) in shard.pages() {
@@ -811,12 +1025,16 @@ impl<T> Drop for HandleTable<T> {
                 unsafe { crate::page::free(p, pre) };
             }
         }
-        let tag = self.tag.load(Ordering::Relaxed);
-        if tag & TAG_OWNED != 0 {
-            tag::release(tag & MAX_TAG);
+        // Give the tag back with a floor past every generation this table issued, so none of
+        // its handles can reach an entry of the tag's next holder (see `tag.rs`).
+        let word = self.tag.load(Ordering::Relaxed);
+        if word != 0 {
+            let lease = tag::Lease {
+                tag: ((word >> TAG_SHIFT) & TAG_MASK) as u32,
+                floor: slot::generation_of(word),
+            };
+            tag::release(lease, next_floor);
         }
-        if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
-        }
+        panic.resume();
     }
 }

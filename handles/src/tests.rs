@@ -393,3 +393,181 @@ fn end_codes_through_reclamation_and_reuse() {
     assert_eq!(once.diagnose(h).ended, Some(EndReason::Revoked));
     assert_eq!(once.stats().exhausted_slots, 1);
 }
+
+/// Regression: `retain_with` used to protect its closure's `&T` with the reference it had just
+/// taken. References are safe API, so a closure that releases twice and flushes (or releases
+/// and takes) freed the value under the borrow; Miri reported the use after free.
+#[test]
+fn retain_with_closure_cannot_free_its_own_value() {
+    let drops = counter();
+    let table = HandleTable::new();
+    let h = table.insert(Tracked::new(41, &drops));
+    let seen = table
+        .retain_with(h, |t| {
+            assert_eq!(table.release(h), Ok(false)); // the reference retain_with just took
+            assert_eq!(table.release(h), Ok(true)); // the owner's: the entry ends
+            table.flush();
+            assert_eq!(drops.load(Ordering::SeqCst), 0, "dropped under the borrow");
+            *t.payload + 1 // still readable
+        })
+        .unwrap();
+    assert_eq!(seen, 42);
+    assert_eq!(table.flush(), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+    // The same with release + take from inside the closure: the take sees the borrow.
+    let h = table.insert(Tracked::new(7, &drops));
+    let seen = table.retain_with(h, |t| {
+        assert_eq!(table.release(h), Ok(false));
+        assert_eq!(
+            table.take(h).err(),
+            Some(Error::Busy),
+            "the closure borrows it"
+        );
+        *t.payload
+    });
+    assert_eq!(seen, Ok(7));
+    assert_eq!(table.release(h), Ok(true));
+    table.flush();
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+/// Regression: while `retain_with` unwound from a panicking closure, its release could run a
+/// reclamation pass whose `Drop` panicked: a panic while unwinding aborts the process. The
+/// release on unwind now only retires the entry; the pass runs later.
+#[test]
+fn retain_with_unwinding_never_runs_a_pass() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("boom");
+        }
+    }
+    let table: HandleTable<Option<Bomb>> = HandleTable::new();
+    // Fill the home shard's retire list to one short of a pass, with a bomb in it.
+    let bomb = table.insert(Some(Bomb));
+    table.remove(bomb).unwrap();
+    for _ in 1..crate::table::RECLAIM_BATCH - 1 {
+        let h = table.insert(None);
+        table.remove(h).unwrap();
+    }
+    let h = table.insert(None);
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        table.retain_with(h, |_| {
+            table.remove(h).unwrap(); // our reference is now the last
+            panic!("closure fails");
+        })
+    }));
+    assert!(unwound.is_err(), "the closure's panic, not an abort");
+    assert!(
+        !table.contains(h),
+        "the reference was given back and the entry ended"
+    );
+    assert_eq!(
+        table.stats().pending_drops as u64,
+        crate::table::RECLAIM_BATCH
+    );
+    let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| table.flush()));
+    assert!(flushed.is_err(), "the bomb goes off in the flush");
+    assert_eq!(table.stats().pending_drops, 0);
+}
+
+/// Regression: a reclamation pass kept the first panic and dropped later payloads in place; a
+/// payload whose own `Drop` panicked unwound out of the pass halfway through its private
+/// list, so the rest of the list was never dropped.
+#[test]
+fn panicking_payloads_do_not_cut_a_pass_short() {
+    struct LoudPayload;
+    impl Drop for LoudPayload {
+        fn drop(&mut self) {
+            panic!("payload drop");
+        }
+    }
+    struct Bomb(Arc<AtomicUsize>);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            std::panic::panic_any(LoudPayload);
+        }
+    }
+    let drops = counter();
+    let table = HandleTable::new();
+    let hs: Vec<Handle> = (0..4).map(|_| table.insert(Bomb(drops.clone()))).collect();
+    for &h in &hs {
+        table.remove(h).unwrap();
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| table.flush()));
+    let payload = result.expect_err("the first panic resumes");
+    assert!(payload.is::<LoudPayload>());
+    core::mem::forget(payload); // its Drop would panic here
+    assert_eq!(drops.load(Ordering::SeqCst), 4, "every value dropped");
+    assert_eq!(table.stats().pending_drops, 0, "nothing left on any list");
+
+    // And when the table itself drops them.
+    let table = HandleTable::new();
+    for _ in 0..3 {
+        let _ = table.insert(Bomb(drops.clone()));
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(table)));
+    core::mem::forget(result.expect_err("the first panic resumes"));
+    assert_eq!(drops.load(Ordering::SeqCst), 7);
+}
+
+/// A `take` in flight (the slot in its TAKING state) never makes another operation fail:
+/// lookups, retains, releases and removes act on the live entry, and the take then fails.
+/// (Drives the taker's intermediate state directly; the racing versions are loom models.)
+#[test]
+fn operations_during_a_take_succeed_and_the_take_fails() {
+    use crate::slot::{TAKING, identity_of};
+    let drops = counter();
+    let table = HandleTable::new();
+    let h = table.insert(Tracked::new(3, &drops));
+    let slot = table.shard(h.shard()).slot(h.index()).unwrap();
+    let live = slot.state.load(Ordering::Relaxed);
+    let taking = identity_of(live) | TAKING | 1;
+    let begin_take = || slot.state.store(taking, Ordering::Relaxed);
+    let take_would_win = || slot.state.load(Ordering::Relaxed) == taking;
+
+    begin_take();
+    assert!(table.contains(h));
+    assert_eq!(table.with(h, |t| *t.payload), Ok(3));
+    assert!(!take_would_win(), "the lookup settled the entry");
+    begin_take();
+    assert_eq!(*table.get(h).unwrap().payload, 3);
+    begin_take();
+    assert_eq!(table.handles(), vec![h]);
+    let mut visited = 0;
+    table.visit_live(|_, t| visited += *t.payload);
+    assert_eq!(visited, 3);
+    begin_take();
+    assert_eq!(table.retain(h), Ok(()));
+    assert_eq!(
+        slot.state.load(Ordering::Relaxed),
+        live + 1,
+        "LIVE with 2 references"
+    );
+    assert_eq!(table.release(h), Ok(false));
+    begin_take();
+    assert_eq!(table.retain_with(h, |t| *t.payload), Ok(3));
+    assert_eq!(table.release(h), Ok(false));
+    begin_take();
+    assert_eq!(
+        table.take(h).err(),
+        Some(Error::Busy),
+        "another take is deciding"
+    );
+    assert_eq!(table.release(h), Ok(true), "the last release ends it");
+    table.flush();
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+    let h = table.insert(Tracked::new(4, &drops));
+    let slot = table.shard(h.shard()).slot(h.index()).unwrap();
+    slot.state.store(
+        identity_of(slot.state.load(Ordering::Relaxed)) | TAKING | 1,
+        Ordering::Relaxed,
+    );
+    assert_eq!(table.remove(h), Ok(()));
+    assert_eq!(table.with(h, |_| ()), Err(Error::Stale));
+    table.flush();
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}

@@ -397,7 +397,12 @@ fn layout_is_as_documented() {
     let b = table.insert(1u8);
     let (ga, ta, sa, ia) = layout::fields(a.into_raw());
     let (gb, tb, sb, ib) = layout::fields(b.into_raw());
-    assert_eq!((ga, gb), (0, 0), "first use of a slot is generation 0");
+    // A never-used slot starts at its tag's floor: 0 for a tag no earlier table held, past
+    // every generation of the tag's earlier tables otherwise.
+    assert_eq!(
+        ga, gb,
+        "first use of every slot is the table's floor generation"
+    );
     assert_ne!(ta, 0);
     assert_eq!(ta, tb, "one table, one tag");
     assert_eq!(sa, sb, "one thread inserts into its home shard");
@@ -407,7 +412,7 @@ fn layout_is_as_documented() {
     let c = table.insert(2u8);
     assert_eq!(
         c.into_raw(),
-        layout::join(1, ta, sa, ia),
+        layout::join(ga + 1, ta, sa, ia),
         "reuse bumps the generation"
     );
 }
@@ -416,8 +421,9 @@ fn layout_is_as_documented() {
 fn stale_versus_invalid() {
     let table = HandleTable::new();
     let old = table.insert(String::from("old"));
-    let (_, tag, shard, index) = layout::fields(old.into_raw());
-    let forge = |g, s, i| Handle::from_raw(layout::join(g, tag, s, i)).unwrap();
+    let (g0, tag, shard, index) = layout::fields(old.into_raw());
+    // Generations relative to the table's first one (its tag's floor).
+    let forge = |g, s, i| Handle::from_raw(layout::join(g0 + g, tag, s, i)).unwrap();
 
     // A generation the live slot has not reached: never issued.
     assert_all_fail(&table, forge(1, shard, index), Error::Invalid);

@@ -1,0 +1,49 @@
+//! Containing panics from user `Drop`s: a batch of drops keeps going after one panics, resumes
+//! the first panic once the batch is done, and never panics (or aborts) while doing so.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+/// A caught panic's payload.
+pub(crate) type Payload = Box<dyn Any + Send>;
+
+/// Drops a panic payload whose own `Drop` may panic; a second panic's payload is forgotten
+/// (leaked) rather than dropped, so this never unwinds.
+pub(crate) fn drop_payload(payload: Payload) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        core::mem::forget(again);
+    }
+}
+
+/// The first panic of a batch; later ones are dropped with [`drop_payload`].
+#[derive(Default)]
+pub(crate) struct FirstPanic(Option<Payload>);
+
+impl FirstPanic {
+    /// Runs `f`, keeping its panic if it is the batch's first.
+    pub(crate) fn catch<R>(&mut self, f: impl FnOnce() -> R) -> Option<R> {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                self.keep(payload);
+                None
+            }
+        }
+    }
+
+    /// Keeps `payload` if it is the first; drops it otherwise.
+    pub(crate) fn keep(&mut self, payload: Payload) {
+        if self.0.is_none() {
+            self.0 = Some(payload);
+        } else {
+            drop_payload(payload);
+        }
+    }
+
+    /// Resumes the first panic, if any.
+    pub(crate) fn resume(self) {
+        if let Some(payload) = self.0 {
+            resume_unwind(payload);
+        }
+    }
+}
