@@ -8,6 +8,11 @@
  * bad input: forged, stale, foreign and double-released handles are reported as hdl_status
  * codes, and a failed call changes nothing and writes none of its outputs.
  *
+ * Every type here has a fixed width: hdl_status and hdl_end_reason are uint32_t in C, with their
+ * enumerators as values (in C++, enums whose underlying type is uint32_t), never a plain C enum,
+ * whose size is the compiler's choice (1 byte with -fshort-enums). So the structs have the same
+ * layout in C, C++ and Rust whatever the enum flags.
+ *
  * Build flags: pkg-config --cflags --libs hdl   (static: pkg-config --static --libs hdl)
  */
 
@@ -55,8 +60,16 @@
 /**
  * The result of an `hdl_*` call. `HDL_STATUS_OK` is 0; every other value is an error, and a
  * call that fails changes nothing and writes none of its outputs.
+ *
+ * In C, `hdl_status` is a `uint32_t` and the `HDL_STATUS_*` enumerators are its values (in
+ * C++, an enum whose underlying type is `uint32_t`): its width never depends on the
+ * compiler's enum size (`-fshort-enums`).
  */
-typedef enum {
+enum hdl_status
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
   /**
    * Success.
    */
@@ -98,12 +111,20 @@ typedef enum {
    * whose entry ended during this call). The operation itself completed; see each function.
    */
   HDL_STATUS_PANIC = 9,
-} hdl_status;
+};
+#ifndef __cplusplus
+typedef uint32_t hdl_status;
+#endif // __cplusplus
 
 /**
- * How a stale handle's entry ended, in `hdl_diagnosis`.
+ * How a stale handle's entry ended, in `hdl_diagnosis`. In C a `uint32_t` (in C++, an enum
+ * whose underlying type is `uint32_t`), with the `HDL_END_REASON_*` enumerators as values.
  */
-typedef enum {
+enum hdl_end_reason
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
   /**
    * The handle is not stale (live, invalid, foreign, busy or 0).
    */
@@ -124,7 +145,10 @@ typedef enum {
    * Its object was taken back with `hdl_take`.
    */
   HDL_END_REASON_TAKEN = 4,
-} hdl_end_reason;
+};
+#ifndef __cplusplus
+typedef uint32_t hdl_end_reason;
+#endif // __cplusplus
 
 /**
  * A C callback: called with the `user_data` it was registered with and the caller's `arg`;

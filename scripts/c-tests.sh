@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # C side of CI: builds libhdl (.so, .a) and its pkg-config file, checks include/hdl.h against
-# cbindgen, compiles the header as C99/C11/C++17, runs the C tests under ASan+UBSan and then
-# under valgrind, and builds the C example with pkg-config flags.
+# cbindgen, compiles the header as C99/C11/C++17, checks the layout of every header type against
+# Rust's (as C11 and C++17, with and without -fshort-enums), runs the C tests under ASan+UBSan
+# and then under valgrind, and builds the C example with pkg-config flags.
 #   scripts/c-tests.sh               everything
 #   scripts/c-tests.sh --bless       regenerate include/hdl.h instead of failing on drift
 #   scripts/c-tests.sh --build-only  libraries + target/c/pkgconfig/hdl.pc only
@@ -71,10 +72,38 @@ build() { # name extra-flags...
   gcc -std=c11 $WARN -g -Iinclude -pthread "$@" "tests/c/$name.c" $testlib -o "$OUT/bin/$name"
 }
 
-step "C tests under ASan + UBSan"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+step "layout of the header's types vs Rust's (C11, C++17; with and without -fshort-enums)"
+# test_layout must cover every type of the header: each typedef'd struct or enum, each
+# fixed-width integer typedef (the enumerations) and each function-pointer typedef.
+types=$(sed -n -e 's/^} \(hdl_[a-z0-9_]*\);$/\1/p' \
+  -e 's/^typedef [a-z0-9_]* \(hdl_[a-z0-9_]*\);$/\1/p' \
+  -e 's/^typedef .*(\*\(hdl_[a-z0-9_]*\))(.*$/\1/p' include/hdl.h)
+[ -n "$types" ]
+for t in $types; do
+  if ! grep -Eq "(TYPE|STRUCT)\($t\)" tests/c/test_layout.c; then
+    echo "tests/c/test_layout.c does not check $t (a type of include/hdl.h)" >&2
+    exit 1
+  fi
+done
+echo "header types:" $types
+for lang in c11 c++17; do
+  for enums in int short; do
+    flags=()
+    [[ $enums == short ]] && flags=(-fshort-enums -DHDL_TEST_SHORT_ENUMS)
+    if [[ $lang == c11 ]]; then cc=(gcc -std=c11); else cc=(g++ -std=c++17 -x c++); fi
+    bin="$OUT/bin/test_layout_${lang/++/xx}_${enums}_asan"
+    "${cc[@]}" $WARN -g -O1 $SAN -Iinclude "${flags[@]}" tests/c/test_layout.c -x none $testlib \
+      -o "$bin"
+    "$bin"
+  done
+done
+
+step "C tests under ASan + UBSan"
 for t in test_api test_threads test_callbacks test_diag; do
-  build "$t" -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  build "$t" -O1 $SAN
   mv "$OUT/bin/$t" "$OUT/bin/${t}_asan"
 done
 "$OUT/bin/test_api_asan"
@@ -84,7 +113,11 @@ done
 
 step "C tests under valgrind"
 VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1"
-for t in test_api test_threads test_callbacks test_diag; do build "$t" -O1; done
+build test_layout -O1 -fshort-enums -DHDL_TEST_SHORT_ENUMS
+mv "$OUT/bin/test_layout" "$OUT/bin/test_layout_short"
+for t in test_api test_threads test_callbacks test_diag test_layout; do build "$t" -O1; done
+$VG "$OUT/bin/test_layout"
+$VG "$OUT/bin/test_layout_short"
 $VG "$OUT/bin/test_api"
 $VG "$OUT/bin/test_threads" 10000 30
 $VG "$OUT/bin/test_callbacks" 20000

@@ -283,8 +283,10 @@ pub(crate) fn new_registry() -> Box<HandleTable<Entry>> {
     Box::new(HandleTable::new_registry())
 }
 
-/// How a stale handle's entry ended, in `hdl_diagnosis`.
-#[repr(C)]
+/// How a stale handle's entry ended, in `hdl_diagnosis`. In C a `uint32_t` (in C++, an enum
+/// whose underlying type is `uint32_t`), with the `HDL_END_REASON_*` enumerators as values.
+// Like `HdlStatus`: Rust writes it into C memory and never reads one from C.
+#[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HdlEndReason {
     /// The handle is not stale (live, invalid, foreign, busy or 0).
@@ -314,6 +316,8 @@ pub struct HdlDiagnosis {
     /// The type tag of a live entry; 0 otherwise.
     pub type_tag: u32,
 }
+
+const _: () = assert!(size_of::<HdlEndReason>() == 4 && align_of::<HdlEndReason>() == 4);
 
 fn end_reason(e: Option<EndReason>) -> HdlEndReason {
     match e {

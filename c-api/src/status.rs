@@ -5,7 +5,14 @@ use handles::Error;
 
 /// The result of an `hdl_*` call. `HDL_STATUS_OK` is 0; every other value is an error, and a
 /// call that fails changes nothing and writes none of its outputs.
-#[repr(C)]
+///
+/// In C, `hdl_status` is a `uint32_t` and the `HDL_STATUS_*` enumerators are its values (in
+/// C++, an enum whose underlying type is `uint32_t`): its width never depends on the
+/// compiler's enum size (`-fshort-enums`).
+// Rust only returns this type or writes it into C memory; it never takes one from C. A value C
+// passes in is taken as an integer and checked (`hdl_status_name`), since an integer outside
+// the variants read as this enum would be undefined behaviour.
+#[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HdlStatus {
     /// Success.
@@ -30,6 +37,8 @@ pub enum HdlStatus {
     /// whose entry ended during this call). The operation itself completed; see each function.
     Panic = 9,
 }
+
+const _: () = assert!(size_of::<HdlStatus>() == 4 && align_of::<HdlStatus>() == 4);
 
 impl HdlStatus {
     /// Every status, in numeric order.

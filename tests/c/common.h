@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Hooks exported by the library built with the `testing` feature (not in hdl.h). */
 hdl_status hdl_testing_insert_rust(uint32_t type_tag, uint64_t value, bool panic_on_drop,
                                    uint64_t *out_handle);
@@ -17,6 +21,16 @@ uint64_t hdl_testing_empty(uint64_t handle);
 uint64_t hdl_testing_static_insert(uint64_t value);
 uint64_t hdl_testing_static_get(uint64_t handle);
 bool hdl_testing_static_remove(uint64_t handle);
+/* Rust's layout of the header's types, by C name; SIZE_MAX for a name Rust does not know. */
+size_t hdl_testing_sizeof(const char *type_name);
+size_t hdl_testing_alignof(const char *type_name);
+size_t hdl_testing_field_count(const char *type_name);
+size_t hdl_testing_offsetof(const char *type_name, const char *field);
+size_t hdl_testing_field_sizeof(const char *type_name, const char *field);
+
+#ifdef __cplusplus
+}
+#endif
 
 #define CHECK(cond)                                                                    \
     do {                                                                               \
