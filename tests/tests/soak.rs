@@ -192,7 +192,8 @@ impl Shared {
             let slot = (r % SLOTS as u64) as usize;
             let raw = self.slots[slot].load(Ordering::SeqCst);
             let h = Handle::from_raw(raw);
-            let ok_err = |e: Error| matches!(e, Error::Stale | Error::Busy);
+            // Takes run concurrently (`end_owned`), but never make another operation fail.
+            let ok_err = |e: Error| e == Error::Stale;
             match (r >> 8) % 20 {
                 0 | 1 => {
                     let fresh = self.insert();
@@ -291,7 +292,7 @@ impl Shared {
                         match hdl::with(h, |o: &Obj| o.check(raw)) {
                             Ok(_) => {}
                             Err(e) => assert!(
-                                matches!(e, S::Stale | S::Busy | S::WrongType),
+                                matches!(e, S::Stale | S::WrongType),
                                 "hdl::with {h:?}: {e}"
                             ),
                         }
@@ -309,7 +310,7 @@ impl Shared {
                             c_held.push(raw);
                         }
                         s => assert!(
-                            matches!(s, S::Stale | S::Busy | S::WrongType | S::NullHandle),
+                            matches!(s, S::Stale | S::WrongType | S::NullHandle),
                             "hdl_lookup {raw:#x}: {s}"
                         ),
                     }
@@ -324,7 +325,7 @@ impl Shared {
                     let raw = unsafe { soak_slot_get(slot as u32) };
                     match hdl::hdl_retain(raw) {
                         S::Ok => assert_eq!(hdl::hdl_release(raw), S::Ok),
-                        s => assert!(matches!(s, S::Stale | S::Busy | S::NullHandle), "{s}"),
+                        s => assert!(matches!(s, S::Stale | S::NullHandle), "{s}"),
                     }
                     let _ = hdl::hdl_is_live(raw);
                 }

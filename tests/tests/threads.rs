@@ -1,4 +1,4 @@
-//! Concurrency (DESIGN.md section 4): mixed operations from several threads on shared handles
+//! Concurrency: mixed operations from several threads on shared handles
 //! with exact drop counts at the end; races on one handle where exactly one thread may win;
 //! lookups racing removal; concurrent first use of a fresh table; thread-local destructors
 //! that use tables; and thread churn (100,000 short-lived threads) with bounded per-thread
@@ -11,12 +11,12 @@ use handles::{Error, Handle, HandleTable};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex, mpsc};
 
-/// A lookup of `h` that may fail only because the entry ended, or because a `take` of it is
-/// in flight on another thread (documented: `Busy`); returns the id it saw.
+/// A lookup of `h` that may fail only because the entry ended (a `take` in flight on another
+/// thread never makes it fail); returns the id it saw.
 fn read(table: &HandleTable<Item>, h: Handle) -> Option<usize> {
     match table.with(h, |v| v.check(h)) {
         Ok(id) => Some(id),
-        Err(Error::Stale | Error::Busy) => None,
+        Err(Error::Stale) => None,
         Err(e) => panic!("lookup of {h:?}: {e:?}"),
     }
 }
@@ -541,4 +541,114 @@ fn thread_churn_keeps_records_and_memory_bounded() {
     let stats = handles::thread_stats();
     assert!(stats.records <= 2 * WAVE + 64, "{stats:?}");
     assert!(peak_slots > 0);
+}
+
+/// A `take` that fails disturbs nobody: while one thread holds a guard (so every take fails
+/// with `Busy`) and another takes in a loop, lookups, guards, retains and releases of the live
+/// entry from two more threads never fail.
+#[test]
+fn failing_takes_never_fail_other_operations() {
+    const ROUNDS: usize = 200_000;
+    let drops = Drops::new(1);
+    let table = HandleTable::new();
+    let h = Item::insert(&table, &drops, 0);
+    let start = Barrier::new(4);
+    let operating = AtomicUsize::new(2);
+    let done = AtomicBool::new(false);
+    let failures = AtomicUsize::new(0);
+    let busy = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let guard = table.get(h).unwrap();
+            start.wait();
+            while !done.load(Ordering::Relaxed) {
+                assert_eq!(guard.check(h), 0);
+                std::thread::yield_now();
+            }
+        });
+        s.spawn(|| {
+            start.wait();
+            while !done.load(Ordering::Relaxed) {
+                match table.take(h) {
+                    Err(Error::Busy) => busy.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => panic!("take succeeded while a guard is held"),
+                    Err(e) => panic!("take while a guard is held: {e:?}"),
+                };
+            }
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                start.wait();
+                for i in 0..ROUNDS {
+                    let ok = match i % 4 {
+                        0 => table.with(h, |v| v.check(h)).is_ok(),
+                        1 => table.get(h).map(|g| g.check(h)).is_ok(),
+                        2 => table.retain(h).is_ok() && table.release(h) == Ok(false),
+                        _ => {
+                            table.retain_with(h, |v| v.check(h)).is_ok()
+                                && table.release(h) == Ok(false)
+                        }
+                    };
+                    if !ok {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                if operating.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    done.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert!(busy.load(Ordering::Relaxed) > 0, "the takes ran");
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "spurious failures");
+    table.remove(h).unwrap();
+    table.flush();
+    drops.assert_all_once();
+}
+
+/// `retain_with`'s closure reads its value while other threads release the entry's references
+/// (more releases than they own, which safe code may do) and flush: the closure never sees a
+/// dropped value. Every value is dropped exactly once.
+#[test]
+fn retain_with_survives_foreign_releases() {
+    const ENTRIES: usize = 20_000;
+    let drops = Drops::new(ENTRIES);
+    let table = HandleTable::new();
+    let mailbox: Vec<AtomicU64> = (0..64).map(|_| AtomicU64::new(0)).collect();
+    let produced = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for id in 0..ENTRIES {
+                let h = Item::insert(&table, &drops, id);
+                mailbox[id % 64].store(h.into_raw(), Ordering::Release);
+                let seen = table.retain_with(h, |v| {
+                    std::hint::spin_loop();
+                    v.check(h)
+                });
+                match seen {
+                    Ok(seen) => {
+                        assert_eq!(seen, id);
+                        let _ = table.release(h);
+                    }
+                    Err(e) => assert_eq!(e, Error::Stale),
+                }
+                let _ = table.release(h);
+            }
+            produced.store(true, Ordering::Release);
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut rng = XorShift(7);
+                while !produced.load(Ordering::Acquire) {
+                    let raw = mailbox[rng.below(64) as usize].load(Ordering::Acquire);
+                    if let Some(h) = Handle::from_raw(raw) {
+                        while table.release(h).is_ok() {}
+                        table.flush();
+                    }
+                }
+            });
+        }
+    });
+    table.flush();
+    drops.assert_all_once();
 }
