@@ -11,7 +11,7 @@
 //! many cores never write a shared cache line.
 
 use crate::diag::FAILURE_KINDS;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use core::ptr;
 
 /// Hazard cells held inline in a record: a thread can hold this many scoped lookups at once
@@ -33,8 +33,10 @@ pub(crate) struct Record {
     hazards: [AtomicUsize; HAZARDS],
     /// Overflow chunks (null until the first time more than `HAZARDS` are needed).
     overflow: AtomicPtr<HazardChunk>,
-    /// 1 while a thread owns this record, 0 when it is free to claim.
-    claimed: AtomicU32,
+    /// Who holds the record: the owning thread's [`token`] while claimed; the last owner's
+    /// token with the [`FREE`] bit set once released. Claimed and owner change in one CAS, so
+    /// the fork child handler can always tell the forking thread's records from the others.
+    owner: AtomicUsize,
     /// Position in the registry; picks the thread's home shard.
     pub(crate) index: usize,
     /// Next record in the registry list; written once before the record is published.
@@ -117,7 +119,7 @@ impl Record {
     pub(crate) fn count_failure(&self, kind: usize) {
         let cell = &self.failures[kind];
         // Only the owner writes the counter, so load + store loses nothing; ownership passes
-        // between threads through `claimed` (Release in `release`, Acquire in `claim`).
+        // between threads through `owner` (Release in `release`, Acquire in `claim`).
         cell.store(
             cell.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
@@ -134,12 +136,15 @@ impl Record {
     }
 }
 
+/// The bit of [`Record::owner`] that marks a record free. Tokens are addresses of a
+/// pointer-sized thread-local, so they never have it set.
+const FREE: usize = 1;
+
 pub(crate) struct Registry {
     head: AtomicPtr<Record>,
-    /// Records allocated so far (= peak number of threads using tables at once).
-    allocated: AtomicUsize,
-    /// Records currently claimed.
-    claimed: AtomicUsize,
+    /// Indices handed out to new records (their home shards). Statistics count the list
+    /// instead, which stays exact in a child forked while another thread was allocating.
+    next_index: AtomicUsize,
 }
 
 // SAFETY: the registry only hands out shared references to records, whose mutable parts are
@@ -153,38 +158,56 @@ impl Registry {
         fn new() -> Registry {
             Registry {
                 head: AtomicPtr::new(ptr::null_mut()),
-                allocated: AtomicUsize::new(0),
-                claimed: AtomicUsize::new(0),
+                next_index: AtomicUsize::new(0),
             }
         }
     }
 
-    /// Claims a free record, or allocates a new one.
+    /// Claims a free record for the calling thread, or allocates a new one.
+    ///
+    /// Hazards in a record belong to its owner, or to its last owner while it is free: a
+    /// released record may still carry hazards of guards that outlive their thread's exit
+    /// hook (guards kept in other thread-locals), and `claim` skips it until they are cleared.
+    /// Its last owner can only clear those cells, never publish new ones (a thread publishes
+    /// only into records it owns). So two owners never share a hazard cell, and the fork
+    /// child handler knows whose guards a record's hazards are.
     fn claim(&self) -> &Record {
         // Decide the barrier mode before this thread can publish its first hazard.
         crate::barrier::init();
-        self.claimed.fetch_add(1, Ordering::Relaxed);
+        let me = token();
         for rec in self.iter() {
-            // Acquire pairs with the Release in `release`, so the previous owner's hazard
-            // clearing happens before we reuse the cells. A released record may still carry
-            // hazards of guards that outlive their thread's exit hook (guards kept in other
-            // thread-locals): skip it until they are cleared, so two owners never share a
-            // hazard cell. Its old owner can only clear cells now, never publish.
-            if rec.claimed.load(Ordering::Relaxed) == 0
+            // Acquire pairs with the Release in `release`: every hazard the last owner
+            // published before releasing is visible to `has_hazards` below, so a record still
+            // in use by its last owner's late guards is seen as such. (With a Relaxed load the
+            // hazard check could read cells older than the release it follows.)
+            let word = rec.owner.load(Ordering::Acquire);
+            // The CAS succeeds only if the word still names the same last owner: unchanged
+            // since the check, or claimed and released again by that same thread in between
+            // (a temporary record), which it can only have claimed once its own hazards there
+            // were gone, and which it released after clearing the one it published. Either
+            // way no hazard of another thread is left. Acquire: the previous owner's clears
+            // happen before we reuse the cells.
+            if word & FREE != 0
                 && !rec.has_hazards()
                 && rec
-                    .claimed
-                    .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                    .owner
+                    .compare_exchange(word, me, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
+                #[cfg(loom)]
+                assert!(
+                    !rec.has_hazards(),
+                    "claimed a record that carries another thread's hazards"
+                );
                 return rec;
             }
         }
-        let index = self.allocated.fetch_add(1, Ordering::Relaxed);
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        // Created claimed by us.
         let rec = Box::into_raw(Box::new(Record {
             hazards: core::array::from_fn(|_| AtomicUsize::new(0)),
             overflow: AtomicPtr::new(ptr::null_mut()),
-            claimed: AtomicU32::new(1),
+            owner: AtomicUsize::new(me),
             index,
             next: ptr::null(),
             failures: core::array::from_fn(|_| AtomicU64::new(0)),
@@ -206,15 +229,26 @@ impl Registry {
         unsafe { &*rec }
     }
 
-    /// Returns a record to the pool (at thread exit, or when a temporary guard ends).
+    /// Returns the calling thread's record to the pool (at thread exit, or when a temporary
+    /// guard ends). Only the owner releases.
     ///
     /// Hazards are left alone: a guard that outlives its thread's exit hook (one kept in
     /// another thread-local) still protects its value, and `claim` skips the record until
-    /// that guard clears its cell.
+    /// that guard clears its cell. The word keeps the owner's token, so a fork from this
+    /// thread before then leaves those hazards in place in the child.
     pub(crate) fn release(&self, rec: &Record) {
-        // Release orders the owner's last hazard clears before the next claimer's Acquire.
-        rec.claimed.store(0, Ordering::Release);
-        self.claimed.fetch_sub(1, Ordering::Relaxed);
+        // Only the owner writes the word while it is claimed: this reads our own claim.
+        let word = rec.owner.load(Ordering::Relaxed);
+        if cfg!(any(debug_assertions, loom)) {
+            assert_eq!(
+                word,
+                token(),
+                "a record released by a thread that does not own it"
+            );
+        }
+        // Release orders the owner's hazard stores and clears before the next claimer's
+        // Acquire load of the word.
+        rec.owner.store(word | FREE, Ordering::Release);
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Record> {
@@ -252,12 +286,12 @@ impl Registry {
         out.sort_unstable();
     }
 
-    /// Records allocated so far, and records claimed by live threads.
+    /// Records in the list, and records claimed by live threads (a walk: for statistics).
     pub(crate) fn counts(&self) -> (usize, usize) {
-        (
-            self.allocated.load(Ordering::Relaxed),
-            self.claimed.load(Ordering::Relaxed),
-        )
+        self.iter().fold((0, 0), |(records, claimed), rec| {
+            let free = rec.owner.load(Ordering::Relaxed) & FREE != 0;
+            (records + 1, claimed + usize::from(!free))
+        })
     }
 }
 
@@ -313,7 +347,8 @@ static UNREGISTERED: Record = Record {
         AtomicUsize::new(0),
     ],
     overflow: AtomicPtr::new(ptr::null_mut()),
-    claimed: AtomicU32::new(1),
+    // Never claimed or released: it is not in the list.
+    owner: AtomicUsize::new(0),
     index: 0,
     next: ptr::null(),
     failures: [const { AtomicU64::new(0) }; FAILURE_KINDS],
@@ -337,11 +372,22 @@ impl Drop for ExitHook {
 #[cfg(not(loom))]
 thread_local! {
     // No destructor, const-initialised: reading it is a single TLS load on the fast path, and
-    // it stays readable while other thread-locals are destroyed.
+    // it stays readable while other thread-locals are destroyed. Its address is the thread's
+    // token.
     static CURRENT: core::cell::Cell<*const Record> =
         const { core::cell::Cell::new(&raw const UNREGISTERED) };
     // Has a destructor; touched once per thread, on registration, to hook thread exit.
     static EXIT: ExitHook = const { ExitHook };
+}
+
+/// A number that tells the calling thread apart from every other live thread: the address of
+/// its `CURRENT` cell (pointer-aligned, so never 0 and never with the [`FREE`] bit). It can be
+/// read at any time, during thread-local teardown and in a signal handler too (the cell has no
+/// destructor and needs no initialisation), and after `fork()` the child's only thread has the
+/// token of the parent thread that forked.
+#[cfg(not(loom))]
+fn token() -> usize {
+    CURRENT.with(|c| ptr::from_ref(c) as usize)
 }
 
 /// This thread's record, or the `UNREGISTERED` sentinel: no checks, for the lookup fast path.
@@ -397,6 +443,13 @@ loom::thread_local! {
     static LOCAL: core::cell::Cell<*const Record> = core::cell::Cell::new(ptr::null());
 }
 
+/// The calling thread's token (see the non-loom `token`): the address of its `LOCAL` cell,
+/// which loom keeps for the whole execution.
+#[cfg(loom)]
+fn token() -> usize {
+    LOCAL.with(|local| ptr::from_ref(local) as usize)
+}
+
 #[cfg(loom)]
 pub(crate) fn current() -> Option<&'static Record> {
     let rec = LOCAL
@@ -440,7 +493,7 @@ pub(crate) fn claim_temporary() -> &'static Record {
     registry().claim()
 }
 
-/// Registry counts for stats: (records allocated, records claimed by live threads).
+/// Registry counts for stats: (records in the registry, records claimed by live threads).
 pub(crate) fn counts() -> (usize, usize) {
     registry().counts()
 }
@@ -452,7 +505,7 @@ mod fork {
     //! The child handler releases them. Everything else in the tables is lock-free, so an
     //! operation cut short by the fork leaves at worst a leaked slot, never a broken structure.
 
-    use super::{CURRENT, registry};
+    use super::{CURRENT, FREE, registry};
     use std::sync::Once;
     use std::sync::atomic::Ordering;
 
@@ -470,12 +523,13 @@ mod fork {
         let me = CURRENT.try_with(|c| c.get()).unwrap_or(core::ptr::null());
         // (`me` may be the sentinel, which is not in the list: then every record is released.)
         for rec in registry().iter() {
-            if !core::ptr::eq(rec, me) && rec.claimed.load(Ordering::Relaxed) == 1 {
+            let word = rec.owner.load(Ordering::Relaxed);
+            if !core::ptr::eq(rec, me) && word & FREE == 0 {
                 // Those threads do not exist in the child, and neither do their borrows.
                 for cell in rec.cells() {
                     cell.store(0, Ordering::Release);
                 }
-                registry().release(rec);
+                rec.owner.store(word | FREE, Ordering::Release);
             }
         }
     }
