@@ -203,7 +203,8 @@ impl Registry {
             }
         }
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
-        // Created claimed by us.
+        // Created claimed by us: an allocation cut short by a fork from this thread's signal
+        // handler is still ours in the child.
         let rec = Box::into_raw(Box::new(Record {
             hazards: core::array::from_fn(|_| AtomicUsize::new(0)),
             overflow: AtomicPtr::new(ptr::null_mut()),
@@ -361,6 +362,8 @@ struct ExitHook;
 #[cfg(not(loom))]
 impl Drop for ExitHook {
     fn drop(&mut self) {
+        // (A fork from a signal handler between these two steps leaves the record ours in the
+        // child, by its owner token, and the child then releases it here.)
         let rec = CURRENT.with(|c| c.replace(&UNREGISTERED));
         if !ptr::eq(rec, &UNREGISTERED) {
             // SAFETY: records are never freed while the registry lives.
@@ -430,9 +433,35 @@ fn register_current() -> Option<&'static Record> {
     EXIT.try_with(|_| ()).ok()?;
     #[cfg(all(unix, not(miri)))]
     fork::install_handler();
+    // The record is ours (its owner word holds our token) from the claim on, so a fork from a
+    // signal handler that interrupts us before the store below leaves it ours in the child.
     let rec = registry().claim();
+    #[cfg(test)]
+    hooks::run(&hooks::AFTER_CLAIM);
     CURRENT.with(|c| c.set(rec));
     Some(rec)
+}
+
+/// Test-only hooks into registration, to force interleavings with `fork()`.
+#[cfg(all(test, not(loom)))]
+pub(crate) mod hooks {
+    use core::cell::Cell;
+    use std::thread::LocalKey;
+
+    /// A hook slot: at most one function to run once, on the thread that set it.
+    pub(crate) type Hook = Cell<Option<fn()>>;
+
+    thread_local! {
+        /// Runs once on this thread between claiming its record and storing it in `CURRENT`.
+        pub(crate) static AFTER_CLAIM: Hook = const { Cell::new(None) };
+    }
+
+    /// Runs (and removes) the hook in `key`, if this thread set one.
+    pub(crate) fn run(key: &'static LocalKey<Hook>) {
+        if let Some(hook) = key.with(Cell::take) {
+            hook();
+        }
+    }
 }
 
 // Under loom, thread-local destructors run outside the execution that created them, so the
@@ -499,13 +528,13 @@ pub(crate) fn counts() -> (usize, usize) {
 }
 
 #[cfg(all(unix, not(any(loom, miri))))]
-mod fork {
+pub(crate) mod fork {
     //! After `fork()` only the forking thread exists in the child. Records claimed by the other
     //! threads would stay claimed forever, and their hazards would block reclamation forever.
     //! The child handler releases them. Everything else in the tables is lock-free, so an
     //! operation cut short by the fork leaves at worst a leaked slot, never a broken structure.
 
-    use super::{CURRENT, FREE, registry};
+    use super::{FREE, registry, token};
     use std::sync::Once;
     use std::sync::atomic::Ordering;
 
@@ -519,16 +548,32 @@ mod fork {
         });
     }
 
+    /// The child handler: runs in the child, on its only thread, before `fork` returns there.
+    ///
+    /// The forking thread's records are recognised by their owner token, not by `CURRENT`:
+    /// the record it is registered with; temporary records of guards it holds while its
+    /// thread-locals are destroyed; a record it claimed in code that a signal handler
+    /// interrupted before storing it in `CURRENT`; and the free record it last owned, whose
+    /// hazards may be guards it keeps in other thread-locals past its exit hook. All its
+    /// guards still exist in the child, so those records are left exactly as they are.
+    ///
+    /// Every other record belonged to a thread that does not exist here, and so do the guards
+    /// behind its hazards (the hazards of a record are its owner's, or its last owner's while
+    /// it is free: see `Registry::claim`). Their hazards are cleared, of free records too, so
+    /// those become claimable again, and claimed ones are released.
+    ///
+    /// Lock-free, allocation-free, and it cannot panic.
     extern "C" fn child() {
-        let me = CURRENT.try_with(|c| c.get()).unwrap_or(core::ptr::null());
-        // (`me` may be the sentinel, which is not in the list: then every record is released.)
+        let me = token();
         for rec in registry().iter() {
             let word = rec.owner.load(Ordering::Relaxed);
-            if !core::ptr::eq(rec, me) && word & FREE == 0 {
-                // Those threads do not exist in the child, and neither do their borrows.
-                for cell in rec.cells() {
-                    cell.store(0, Ordering::Release);
-                }
+            if word & !FREE == me {
+                continue;
+            }
+            for cell in rec.cells() {
+                cell.store(0, Ordering::Release);
+            }
+            if word & FREE == 0 {
                 rec.owner.store(word | FREE, Ordering::Release);
             }
         }
