@@ -3,15 +3,15 @@
 //! glibc makes safe after a fork), reports through raw `write(2)`, and `_exit`s; an alarm kills
 //! a child that hangs, so a deadlock fails the test instead of hanging it.
 
-use crate::registry::{self, hooks};
+use crate::registry::{self, fork, hooks};
 use crate::{Guard, Handle, HandleTable};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// These tests fork one at a time.
+/// These tests fork one at a time, and reset the handler's installation state.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
@@ -117,6 +117,66 @@ fn claim_every_free_record(mine: Option<&registry::Record>, held_back: usize) {
         held_back,
         "free records that could not be claimed (held back by hazards)"
     );
+}
+
+/// (On the targets CI runs; the constructor covers the other ELF systems too.)
+#[cfg(any(target_os = "linux", target_vendor = "apple"))]
+#[test]
+fn the_handler_is_installed_at_load_time() {
+    let _serial = serial();
+    assert!(fork::INSTALLED_AT_LOAD.load(Ordering::Relaxed));
+    assert!(fork::installed());
+}
+
+static INSIDE_INSTALL: AtomicBool = AtomicBool::new(false);
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// The install hook: tells the forking thread we are inside, then stays until it forked.
+fn wait_for_fork() {
+    INSIDE_INSTALL.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    while !FORKED.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::yield_now();
+    }
+}
+
+/// A fork while another thread is in the middle of installing the fork handler: in the
+/// child that thread's install is frozen for good, and the child's first registration must
+/// still complete (and install the handler for the child's own forks).
+#[test]
+fn fork_while_another_thread_installs_the_handler() {
+    let _serial = serial();
+    INSIDE_INSTALL.store(false, Ordering::SeqCst);
+    FORKED.store(false, Ordering::SeqCst);
+    // As if no constructor had run: the next registration takes the fallback path.
+    fork::forget_installed();
+    let installer = std::thread::spawn(|| {
+        hooks::IN_INSTALL.with(|h| h.set(Some(wait_for_fork)));
+        fork::install_handler();
+    });
+    // A thread that has never registered forks while the installer is inside the install.
+    let forker = std::thread::spawn(|| {
+        while !INSIDE_INSTALL.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let result = fork_run(|| {
+            assert!(!fork::installed(), "the install was not cut short");
+            // This thread's first registration, through the install.
+            let table = HandleTable::new();
+            let h = table.insert(7u32);
+            assert_eq!(table.with(h, |v| *v), Ok(7));
+            assert!(fork::installed());
+            table.remove(h).unwrap();
+            assert_eq!(table.flush(), 0);
+            assert_eq!(registry::counts().1, 1);
+        });
+        FORKED.store(true, Ordering::SeqCst);
+        result
+    });
+    let result = forker.join().unwrap();
+    installer.join().unwrap();
+    result.unwrap();
+    assert!(fork::installed());
 }
 
 static TEARDOWN_TABLE: HandleTable<Probe> = HandleTable::new();

@@ -431,6 +431,7 @@ fn register_current() -> Option<&'static Record> {
     // Touching EXIT registers its destructor; it fails once thread-local teardown has begun,
     // and then we must not claim a record that nothing would release.
     EXIT.try_with(|_| ()).ok()?;
+    // Before the claim: a record is only ever claimed once a fork handler is registered.
     #[cfg(all(unix, not(miri)))]
     fork::install_handler();
     // The record is ours (its owner word holds our token) from the claim on, so a fork from a
@@ -454,6 +455,10 @@ pub(crate) mod hooks {
     thread_local! {
         /// Runs once on this thread between claiming its record and storing it in `CURRENT`.
         pub(crate) static AFTER_CLAIM: Hook = const { Cell::new(None) };
+        /// Runs once on this thread inside the install of the fork handler, before
+        /// `pthread_atfork`.
+        #[cfg_attr(not(all(unix, not(miri))), allow(dead_code))]
+        pub(crate) static IN_INSTALL: Hook = const { Cell::new(None) };
     }
 
     /// Runs (and removes) the hook in `key`, if this thread set one.
@@ -533,19 +538,92 @@ pub(crate) mod fork {
     //! threads would stay claimed forever, and their hazards would block reclamation forever.
     //! The child handler releases them. Everything else in the tables is lock-free, so an
     //! operation cut short by the fork leaves at worst a leaked slot, never a broken structure.
+    //!
+    //! Installing the handler must not take a lock or wait either: a fork while another thread
+    //! holds one (a `std::sync::Once` mid-`call_once`, say) freezes it in the child, whose first
+    //! registration would then block forever. So the handler is registered from a load-time
+    //! constructor, before `main` and before any thread exists, and registration keeps a
+    //! lock-free fallback for targets without one, or code that runs before it.
 
     use super::{FREE, registry, token};
-    use std::sync::Once;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
-    static INSTALL: Once = Once::new();
+    /// Whether a child handler is registered with `pthread_atfork` in this process image. Set
+    /// only after a `pthread_atfork` call returned success, so a child that inherits `true`
+    /// also inherits the handler (libc serialises `pthread_atfork` against `fork`).
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
 
-    pub(super) fn install_handler() {
-        INSTALL.call_once(|| {
-            // SAFETY: registers a plain function with no preconditions. Failure (ENOMEM) only
-            // loses the fork cleanup, never memory safety.
-            unsafe { libc::pthread_atfork(None, None, Some(child)) };
-        });
+    /// Makes sure a child handler is registered before the caller claims a record. Never waits.
+    ///
+    /// Every caller that finds [`INSTALLED`] unset registers a handler itself, instead of
+    /// electing one installer that the others wait for (or trust): waiting is what must not
+    /// happen, and a caller that returned before the elected installer finished would claim a
+    /// record that a fork in that gap would leave claimed in the child. This also covers a
+    /// fork in the middle of an install: the child inherits `false`, and its first
+    /// registration installs again (no thread is left that could be waited for). The price is
+    /// a duplicate registration in those races only, which never happen once the constructor
+    /// ran; the child handler is idempotent, so a duplicate runs as a no-op second pass.
+    pub(crate) fn install_handler() {
+        // Acquire pairs with the Release below: the other thread's `pthread_atfork` (and the
+        // libc lock it released) happens before our claim and any fork after it.
+        if INSTALLED.load(Ordering::Acquire) {
+            return;
+        }
+        #[cfg(test)]
+        super::hooks::run(&super::hooks::IN_INSTALL);
+        // SAFETY: registers a plain function with no preconditions. Failure (ENOMEM) only
+        // loses the fork cleanup, never memory safety; the next registration tries again.
+        if unsafe { libc::pthread_atfork(None, None, Some(child)) } == 0 {
+            INSTALLED.store(true, Ordering::Release);
+        }
+    }
+
+    /// Registers the handler when the library is loaded: before `main`, or inside `dlopen`,
+    /// before any of this library's code can run on another thread. The loader calls
+    /// `install_at_load` as a C function (ELF `.init_array`, Mach-O `__mod_init_func`); it
+    /// cannot panic.
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+        target_vendor = "apple",
+    ))]
+    mod at_load {
+        #[used]
+        #[cfg_attr(
+            target_vendor = "apple",
+            unsafe(link_section = "__DATA,__mod_init_func")
+        )]
+        #[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
+        static INSTALL_AT_LOAD: extern "C" fn() = install_at_load;
+
+        extern "C" fn install_at_load() {
+            #[cfg(test)]
+            super::INSTALLED_AT_LOAD.store(true, core::sync::atomic::Ordering::Relaxed);
+            super::install_handler();
+        }
+    }
+
+    /// Whether the load-time constructor ran (tests check the link section works).
+    #[cfg(test)]
+    pub(crate) static INSTALLED_AT_LOAD: AtomicBool = AtomicBool::new(false);
+
+    /// Forgets the installation, as if neither the constructor nor any registration had run
+    /// (tests of the fallback; the handlers already registered stay registered).
+    #[cfg(test)]
+    pub(crate) fn forget_installed() {
+        INSTALLED.store(false, Ordering::Release);
+    }
+
+    /// Whether this process image has a handler registered (for tests).
+    #[cfg(test)]
+    pub(crate) fn installed() -> bool {
+        INSTALLED.load(Ordering::Acquire)
     }
 
     /// The child handler: runs in the child, on its only thread, before `fork` returns there.
@@ -562,7 +640,8 @@ pub(crate) mod fork {
     /// it is free: see `Registry::claim`). Their hazards are cleared, of free records too, so
     /// those become claimable again, and claimed ones are released.
     ///
-    /// Lock-free, allocation-free, and it cannot panic.
+    /// Idempotent (a second run finds nothing left to do), lock-free, allocation-free, and it
+    /// cannot panic.
     extern "C" fn child() {
         let me = token();
         for rec in registry().iter() {
