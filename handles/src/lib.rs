@@ -75,6 +75,8 @@ mod tag;
 #[cfg(feature = "debug-backtrace")]
 mod trace;
 
+#[cfg(all(test, unix, not(any(loom, miri))))]
+mod fork_tests;
 #[cfg(all(test, loom))]
 mod loom_models;
 #[cfg(all(test, not(loom)))]

@@ -328,6 +328,47 @@ fn thread_exit_recycling() {
     });
 }
 
+/// Records claimed during thread teardown. One thread keeps a guard past its exit hook (its
+/// record is released with the guard's hazard still in it) and then borrows a temporary record
+/// for one more lookup, while another thread registers (claiming a free record or allocating
+/// one), removes the entry and reclaims. No record is claimed while it carries another
+/// thread's hazards (asserted in `Registry::claim`), every release is by the record's owner
+/// (asserted in `Registry::release`), and neither guard sees its value dropped.
+#[test]
+fn records_claimed_during_thread_teardown() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(8, &drops));
+        let exiting = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let late = table.get(h).ok();
+                // The exit hook runs; `late` lives on, as in another thread-local.
+                crate::registry::exit_current();
+                if let Ok(g) = table.get_in_teardown(h) {
+                    g.read();
+                }
+                if let Some(g) = late {
+                    g.read();
+                }
+            })
+        };
+        let other = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let _ = table.with(h, Tracked::read);
+                let _ = table.remove(h);
+                table.flush();
+            })
+        };
+        exiting.join().unwrap();
+        other.join().unwrap();
+        assert_eq!(table.flush(), 0, "no hazard survives its guard");
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
 /// `take` racing a scoped lookup: either take wins (the reader fails with `Stale`, the value
 /// moves out unread by anyone else) or it reports Busy and the entry is unchanged. The reader
 /// never fails because a take was deciding: a failed take disturbs nobody.

@@ -398,6 +398,16 @@ impl<T: Send + Sync> HandleTable<T> {
         }
     }
 
+    /// `get` as a thread in thread-local teardown does it (a temporary record), for loom
+    /// models, where a model thread otherwise always has its record.
+    #[cfg(all(loom, test))]
+    pub(crate) fn get_in_teardown(&self, handle: Handle) -> Result<Guard<'_, T>, Error> {
+        let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
+            return Err(self.classify(handle, None));
+        };
+        self.get_detached(handle, slot)
+    }
+
     /// Adds a reference. The entry lives until every reference is released.
     ///
     /// ```
