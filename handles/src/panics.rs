@@ -7,12 +7,18 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 /// A caught panic's payload.
 pub(crate) type Payload = Box<dyn Any + Send>;
 
-/// Drops a panic payload whose own `Drop` may panic; a second panic's payload is forgotten
-/// (leaked) rather than dropped, so this never unwinds.
+/// Drops a panic payload whose own `Drop` may panic, and the payload of that panic, and so on,
+/// a few levels deep; a payload still panicking after that is forgotten (leaked) rather than
+/// dropped, so this never unwinds and never loops forever.
 pub(crate) fn drop_payload(payload: Payload) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        core::mem::forget(again);
+    let mut payload = payload;
+    for _ in 0..4 {
+        match catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(again) => payload = again,
+        }
     }
+    core::mem::forget(payload);
 }
 
 /// The first panic of a batch; later ones are dropped with [`drop_payload`].
