@@ -519,6 +519,44 @@ fn retain_with_vs_extra_releases_and_flush() {
     });
 }
 
+/// A closure inside `with` ends its own entry (releases the owner's reference) and tries to
+/// take another entry it is reading, while another thread runs reclamation passes: the ended
+/// value stays readable until the closure returns, and the take reports the closure's borrow.
+#[test]
+fn closure_releases_and_takes_its_own_entry() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(1, &drops));
+        let g = table.insert(Tracked::new(2, &drops));
+        let reclaimer = {
+            let table = table.clone();
+            thread::spawn(move || {
+                table.flush();
+            })
+        };
+        let v = table.with(h, |v| {
+            assert_eq!(table.release(h), Ok(true)); // ends its own entry
+            table.flush();
+            v.read()
+        });
+        assert_eq!(v, Ok(1));
+        let v = table.with(g, |v| {
+            assert_eq!(
+                table.take(g).err(),
+                Some(Error::Busy),
+                "the closure borrows it"
+            );
+            v.read()
+        });
+        assert_eq!(v, Ok(2));
+        reclaimer.join().unwrap();
+        assert!(table.take(g).is_ok());
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
 /// A thread holding more guards than its record has inline hazard cells publishes the fifth
 /// in an overflow chunk it appends while a reclaimer scans: the reclaimer sees that hazard
 /// (or the reader sees the entry ended), and the value is never dropped under the guard.
