@@ -936,6 +936,11 @@ impl<T: Send + Sync> HandleTable<T> {
             return (Error::Invalid, None); // slot never used
         }
         let (wanted, current) = (handle.generation(), slot::generation_of(state));
+        if wanted < slot::generation_of(self.tag.load(Ordering::Acquire)) {
+            // Below the table's first generation: issued, if at all, by an earlier table with
+            // the same tag, never by this one.
+            return (Error::Invalid, None);
+        }
         let occupied = state & (LIVE | REVOKED | ENDED | TAKING | RETIRED) != 0;
         if !occupied {
             // FREE: `current` is the generation the next occupant will get, and the end code
