@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue 4 and regenerates BENCHMARKS.md from the results:
+# Runs every benchmark and regenerates BENCHMARKS.md from the results:
 #   callgrind Ir/op, criterion single-op times, thread scaling (TSV + SVG), memory per handle,
 #   the C-side call bench (pthreads) and the seed-004 workload in C+Rust and in C+Go (cgo).
 #

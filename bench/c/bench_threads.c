@@ -3,8 +3,9 @@
  *   empty          hdl_testing_empty(h): an empty extern "C" Rust function (the baseline)
  *   c-call         a plain C function call (noinline, same program)
  *   scoped         hdl_testing_static_get(h): a Rust entry doing a scoped lookup in its own
- *                  static HandleTable<u64> (UC1)
- *   lookup+release hdl_lookup(h, tag, &p) + hdl_release(h) on the C registry (UC2)
+ *                  static HandleTable<u64> (a Rust library exposing its objects to C)
+ *   lookup+release hdl_lookup(h, tag, &p) + hdl_release(h) on the C registry (C code holding
+ *                  references)
  * Every thread uses its own handle. For each thread count, each thread makes `calls` calls;
  * the figure is the median of `repeats` runs.
  *

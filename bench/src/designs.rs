@@ -1,4 +1,4 @@
-//! The designs under test, each behind [`Design`]: handles itself and the DESIGN §7 baselines.
+//! The designs under test, each behind [`Design`]: handles itself and the baselines.
 //!
 //! Every design stores one `u64` payload per id. What the four operations do in each:
 //!

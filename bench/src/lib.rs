@@ -1,4 +1,4 @@
-//! Benchmark harness for `handles`: the peer designs of DESIGN §7 behind one trait
+//! Benchmark harness for `handles`: the peer designs, each behind one trait
 //! ([`designs::Design`]), the scaling workloads ([`workload`]), process and machine load
 //! probes ([`sys`]), the SVG plot ([`plot`]) and the seed-004 callback entry ([`seed004`]).
 //!

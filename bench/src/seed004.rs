@@ -1,8 +1,8 @@
 //! The Rust side of the seed-004 workload (`bench/seed004/seed004.c`): a library's own static
 //! `HandleTable` of 32-byte values and the `extern "C"` entry points a C program calls. Each
 //! task of the workload is one call of [`seed004_get_value`]: a scoped lookup through the
-//! handle that copies the 32 bytes out. This is what a user of `handles` would write (UC1):
-//! no registry, no type tags, just a static table.
+//! handle that copies the 32 bytes out. This is what a Rust library exposing its objects to C
+//! would write: no registry, no type tags, just a static table.
 
 use handles::{Handle, HandleTable};
 use std::panic::{AssertUnwindSafe, catch_unwind};

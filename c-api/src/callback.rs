@@ -1,4 +1,4 @@
-//! UC4: C callbacks registered with the registry. C hands over a function pointer, its
+//! C callbacks registered with the registry. C hands over a function pointer, its
 //! `user_data` and a destroy function, and gets a handle that Rust code or any C thread can
 //! invoke; `destroy(user_data)` runs exactly once, when the entry ends.
 

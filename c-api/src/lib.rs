@@ -4,7 +4,7 @@
 //! * C objects go in with [`hdl_insert`] (a `void *`, a `uint32_t` type tag and a nullable
 //!   destructor) and come back out with [`hdl_lookup`] (+1 reference, tag-checked).
 //! * Rust objects go into the same registry with the typed [`insert`] and are read with the
-//!   type-checked scoped [`with`] (UC1), so the generic C functions work on them too.
+//!   type-checked scoped [`with`], so the generic C functions work on them too.
 //! * Every entry point checks its pointers, catches panics and reports them as
 //!   [`HdlStatus::Panic`], and writes its outputs only on success.
 //!

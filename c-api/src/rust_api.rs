@@ -1,4 +1,4 @@
-//! UC1: Rust objects in the C registry, so that C's generic `hdl_retain` / `hdl_release` /
+//! Rust objects in the C registry, so that C's generic `hdl_retain` / `hdl_release` /
 //! `hdl_revoke` / `hdl_lookup` work on them.
 
 use crate::entry::{Entry, registry};

@@ -29,7 +29,7 @@ impl Drop for TestObject {
     }
 }
 
-/// Inserts a Rust `TestObject` through the typed API (UC1).
+/// Inserts a Rust `TestObject` through the typed API, as a Rust library would.
 ///
 /// # Safety
 /// `out_handle` must be NULL or writable.
@@ -93,7 +93,7 @@ pub extern "C" fn hdl_testing_rust_drops() -> u64 {
     DROPS.load(Ordering::SeqCst)
 }
 
-// ---- call-cost bench: a UC1 library's own static table, no registry --------------------------
+// ---- call-cost bench: a Rust library's own static table, no registry -------------------------
 
 static BENCH: HandleTable<u64> = HandleTable::new();
 

@@ -2,11 +2,12 @@
 //!
 //! This binary is a Rust library plus the C program that uses it. The Rust side keeps
 //! "sensors" in a typed static [`HandleTable`] and exports `extern "C"` entry points that take
-//! their handles (UC1); it registers a closure as a callback whose handle travels as
-//! `void *user_data` (UC3). The C side (`examples/c/demo.c`, compiled by `build.rs` together
+//! their handles; it registers a closure as a callback whose handle travels as
+//! `void *user_data`. The C side (`examples/c/demo.c`, compiled by `build.rs` together
 //! with the C thread pool `examples/c/pool.c`) holds the handles, calls in from several
-//! threads, runs the callback from its pool, and checks that misuse is a clean error (UC2,
-//! UC4). For comparison, the same reads run through raw pointers and a "big old map".
+//! threads, runs the callback from its pool, and checks that misuse is a clean error (stale
+//! and double-freed handles, a C object looked up with the wrong type tag). For comparison,
+//! the same reads run through raw pointers and a "big old map".
 //!
 //! Options: `--threads N` (default: the number of cores), `--calls N` (per design, default
 //! 20,000,000).
@@ -211,7 +212,7 @@ fn main() -> ExitCode {
         }
     };
 
-    // UC3: a Rust closure registered as a callback. C gets the trampoline, the handle as
+    // A Rust closure registered as a callback. C gets the trampoline, the handle as
     // user_data, and the destroy-notify; the closure looks the sensor up by handle in turn.
     let on_reading = Callback::new(|sensor: u64| -> i32 {
         Handle::from_raw(sensor)

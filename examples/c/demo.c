@@ -129,7 +129,7 @@ static void run_task(void *arg) {
     if (id == (int32_t)t->expected_id) atomic_fetch_add(t->ok, 1);
 }
 
-/* ---- 3. A C object of our own in the registry (UC4), for the misuse checks -------------- */
+/* ---- 3. A C object of our own in the registry, for the misuse checks -------------------- */
 
 #define CONFIG_TAG 0x434f4e46u /* "CONF" */
 static atomic_int config_destroyed;

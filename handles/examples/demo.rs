@@ -1,4 +1,4 @@
-//! The demo (UC1): a Rust library keeps its objects in a static typed table and exposes them to
+//! The demo: a Rust library keeps its objects in a static typed table and exposes them to
 //! C as `uint64_t` handles through `extern "C"` functions. This program plays the C side: it
 //! creates widgets, shares their handles with several threads that call the entry points
 //! millions of times, then shows what happens to stale, forged and double-freed handles.

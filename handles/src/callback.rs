@@ -1,4 +1,4 @@
-//! Callback registries (UC3): Rust closures behind handles that travel through C libraries as
+//! Callback registries: Rust closures behind handles that travel through C libraries as
 //! `void *user_data`.
 //!
 //! A C library that takes a function pointer and a `void *user_data` (a thread pool, an event

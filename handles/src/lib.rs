@@ -16,7 +16,7 @@
 //! * **No locks at all**: inserts and removes are lock-free and stay in the caller's home
 //!   shard; user code (`Drop`, closures) may re-enter any table; `fork()` is safe.
 //!
-//! # Exposing Rust objects to C (UC1)
+//! # Exposing Rust objects to C
 //!
 //! ```
 //! use handles::{Handle, HandleTable};

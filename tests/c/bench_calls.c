@@ -1,7 +1,7 @@
 /* Cost of C->Rust calls, measured from C (links the `testing` build of libhdl.a):
  *   empty        hdl_testing_empty(h): an empty extern "C" Rust function (the baseline)
  *   scoped       hdl_testing_static_get(h): a Rust entry doing a scoped lookup in a static
- *                HandleTable<u64> (UC1 as in the README)
+ *                HandleTable<u64> (a Rust library exposing its objects to C, as in the README)
  *   lookup+rel   hdl_lookup(h, tag, &p) + hdl_release(h) on the C registry
  *   retain+rel   hdl_retain(h) + hdl_release(h)
  *   is_live      hdl_is_live(h)

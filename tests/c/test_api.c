@@ -314,7 +314,7 @@ static void test_full(void) {
     CHECK(destroyed[next_id - 1] == 1);
 }
 
-/* UC1: Rust objects in the same registry, under the generic C functions. */
+/* Rust objects in the same registry, under the generic C functions. */
 static void test_rust_objects_and_panics(void) {
     uint64_t h = 0, v = 0;
     uint64_t drops = hdl_testing_rust_drops();

@@ -1,4 +1,4 @@
-/* UC4: C callbacks registered with hdl_callback_new, invoked by handle from many C threads;
+/* C callbacks registered with hdl_callback_new, invoked by handle from many C threads;
  * some unregister themselves from inside the call; every destroy runs exactly once, after the
  * last invocation. */
 #include "common.h"

@@ -1,5 +1,5 @@
-//! UC3: closures registered as callbacks, called through `extern "C"` trampolines with the
-//! handle as `void *user_data`.
+//! Callback registries: closures registered as callbacks, called through `extern "C"`
+//! trampolines with the handle as `void *user_data`.
 
 use core::ffi::{c_int, c_void};
 use handles::Error;

@@ -1,4 +1,4 @@
-//! Diagnostics (issue 6): stats per table and per shard, misuse diagnosis (released, revoked or
+//! Diagnostics: stats per table and per shard, misuse diagnosis (released, revoked or
 //! taken), leak reports, the report at exit (`HANDLES_LEAK_REPORT=1`, in a child process), and
 //! with `--features debug-backtrace` the backtraces of where entries were made and ended.
 //!

@@ -1,4 +1,4 @@
-//! Forged handles (DESIGN.md section 6): about 2 million random and adversarial `u64`s (random
+//! Forged handles: about 2 million random and adversarial `u64`s (random
 //! bits, random fields with the table's own tag, every single-bit flip of every valid handle,
 //! handles of another table, stale and future generations, boundary values) against a
 //! populated table. None may crash, none may reach an entry other than the one it names (every
@@ -355,7 +355,7 @@ fn boundary_set(tags: &[u64]) -> Vec<u64> {
     values
 }
 
-/// The large sweep (issue 6): `forged_count()` values split over every core, drawn in turn
+/// The large sweep: `forged_count()` values split over every core, drawn in turn
 /// from seven classes: random bits; random fields under the table's own tag (small
 /// generations and indices, so they land on real slots); issued handles with one or two bits
 /// flipped; handles of another populated table, also moved under other tags; issued handles

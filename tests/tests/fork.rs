@@ -1,4 +1,4 @@
-//! `fork()` (DESIGN.md section 4: "after fork(), the child can keep using every table"): the
+//! `fork()` (the promise under test: after `fork()`, the child can keep using every table): the
 //! parent forks while other threads are in the middle of lookups, inserts, removes, takes and
 //! reclamation passes; the child, where those threads no longer exist, inserts, looks up,
 //! removes and flushes successfully, sees its own values dropped exactly once, and exits with

@@ -1,5 +1,5 @@
-//! Slot retirement when a generation would wrap (DESIGN.md section 2: "a handle value is
-//! never handed out twice by the same table"), driven with small maximum generations through
+//! Slot retirement when a generation would wrap (the promise under test: a handle value is
+//! never handed out twice by the same table), driven with small maximum generations through
 //! `HandleTable::with_max_generation`: handles never repeat over many insert/remove cycles,
 //! `stats().exhausted_slots` grows, and old handles stay stale forever.
 

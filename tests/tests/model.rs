@@ -1,4 +1,4 @@
-//! Model-based property test (DESIGN.md section 6): random sequences of table operations
+//! Model-based property test: random sequences of table operations
 //! (insert, scoped lookups, guards held across operations, retain, release, remove, take,
 //! contains, len, handles, flush, forged and stale handles, handles of a second table) run
 //! against `HandleTable` and against a plain reference model; every result must match, and

@@ -1,4 +1,4 @@
-//! Re-entrancy and panics (DESIGN.md section 4): user code (a closure inside `with`, a value's
+//! Re-entrancy and panics: user code (a closure inside `with`, a value's
 //! `Drop`) calls back into the same table, the same handle included, without deadlock; nesting
 //! deeper than a thread's inline hazard cells (and than one overflow chunk) stays correct and
 //! leak-free; panics in closures and in `Drop` (during `flush`, an automatic reclamation pass,

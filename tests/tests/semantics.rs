@@ -2,8 +2,7 @@
 //! checked on `HandleTable`: 0 is never a handle, deleting twice is an error, the same value
 //! gets different handles, nothing leaks, handles from another table are rejected, values are
 //! dropped exactly once; plus the reference-count lifecycle (retain / release / revoke / take)
-//! of DESIGN.md section 3 and the error classification (null, invalid, stale, wrong table,
-//! busy, full).
+//! and the error classification (null, invalid, stale, wrong table, busy, full).
 
 mod common;
 

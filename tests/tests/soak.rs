@@ -1,4 +1,4 @@
-//! Soak test (issue 6): for `HANDLES_SOAK_SECS` seconds (default 20 in release builds, 3 in
+//! Soak test: for `HANDLES_SOAK_SECS` seconds (default 20 in release builds, 3 in
 //! debug builds), Rust threads and C threads (pthreads created by C code, `tests/c/soak.c`)
 //! mix every operation while threads churn: two supervisors, one Rust and one C, keep
 //! starting short-lived workers (a few thousand operations each) until time is up.

@@ -1,4 +1,4 @@
-//! SQLite as a real client (UC3): Rust scalar and aggregate functions registered on one
+//! SQLite as a real client of the callback registry: Rust scalar and aggregate functions registered on one
 //! connection per thread, with a callback handle as `pApp` and a destroy-notify as `xDestroy`.
 //!
 //! Sizes: `HANDLES_SQLITE_ROUNDS` queries per thread (default 3) over `HANDLES_SQLITE_ROWS`

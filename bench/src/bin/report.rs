@@ -80,7 +80,7 @@ fn cell_key<'a>(d: &'a str, w: &'a str, t: &'a str) -> [(&'static str, &'a str);
     [("design", d), ("workload", w), ("threads", t)]
 }
 
-/// One DESIGN §7 target and what the data says about it.
+/// One performance target and what the data says about it.
 struct Verdict {
     target: String,
     figure: String,
@@ -295,7 +295,7 @@ fn main() {
     );
     let _ = writeln!(
         md,
-        "handles against the peer designs of DESIGN §7, side by side in one run. **All figures are from a \
+        "handles against the peer designs (listed below), side by side in one run. **All figures are from a \
          {}-core machine shared with other jobs** (its background load is recorded per scaling cell); no \
          16-core machine was lent to this session, so the 16-core targets are not measured.\n",
         m("cores")
@@ -416,7 +416,7 @@ fn main() {
     }
 
     md.push_str(
-        "## Verdicts against DESIGN §7\n\n| target | measured | verdict |\n|---|---|---|\n",
+        "## Verdicts against the targets\n\n| target | measured | verdict |\n|---|---|---|\n",
     );
     for x in &v {
         let verdict = match (x.met, &x.busy) {
@@ -581,7 +581,8 @@ fn main() {
             md.push_str(
                 "\n`empty`: an empty `extern \"C\"` Rust function; `c-call`: a noinline C function in \
                  the same program; `scoped`: a Rust entry doing `HandleTable::with` on its own static \
-                 table (UC1); `lookup+release`: `hdl_lookup` + `hdl_release` on the registry (UC2). \
+                 table (a Rust library exposing its objects to C); `lookup+release`: `hdl_lookup` \
+                 + `hdl_release` on the registry (C code holding references). \
                  Every thread uses its own handle; ns per call as one thread sees it (median of runs).\n\n",
             );
         }
