@@ -366,16 +366,9 @@ impl<T: Send + Sync> HandleTable<T> {
                 hazard.store(0, Ordering::Release);
                 return Err(state);
             }
-            let live = settled(state);
-            // Acquire on success: the value was published by the insert whose Release heads
-            // the release sequence the taker's CAS continued.
-            match slot
-                .state
-                .compare_exchange(state, live, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => state = live,
-                Err(current) => state = current,
-            }
+            // Acquire on success (in `settle`): the value was published by the insert whose
+            // Release heads the release sequence the taker's CAS continued.
+            state = settle(slot, state);
         }
     }
 
@@ -620,17 +613,16 @@ impl<T: Send + Sync> HandleTable<T> {
         // on a TAKING word written by a later take of the same entry (ABA).
         let token = match registry::current() {
             Some(record) => record.index as u64 + 1,
-            None => return self.take_detached(handle),
+            None => return self.take_detached(handle, raw, slot),
         };
         self.take_with_token(handle, raw, slot, token)
     }
 
     /// `take` from a thread in thread-local teardown: borrows a record for its token.
     #[cold]
-    fn take_detached(&self, handle: Handle) -> Result<T, Error> {
-        let slot = self.locate(handle)?;
+    fn take_detached(&self, handle: Handle, raw: u64, slot: &Slot<T>) -> Result<T, Error> {
         let record = registry::claim_temporary();
-        let result = self.take_with_token(handle, handle.into_raw(), slot, record.index as u64 + 1);
+        let result = self.take_with_token(handle, raw, slot, record.index as u64 + 1);
         registry::registry().release(record);
         result
     }
@@ -844,7 +836,7 @@ impl<T: Send + Sync> HandleTable<T> {
 
     /// The tag, or 0 before the first insert (for error classification).
     fn tag_if_set(&self) -> u32 {
-        ((self.tag.load(Ordering::Acquire) >> TAG_SHIFT) & TAG_MASK) as u32
+        tag_of(self.tag.load(Ordering::Acquire))
     }
 
     #[cold]
@@ -968,6 +960,12 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 }
 
+/// The tag in a table's tag word (`slot::identity(tag, floor)`, or 0 before the first insert).
+#[inline(always)]
+fn tag_of(word: u64) -> u32 {
+    ((word >> TAG_SHIFT) & TAG_MASK) as u32
+}
+
 /// Settles an entry a `take` is deciding on (its TAKING word `taking`) back to LIVE with one
 /// reference, so the take's final CAS fails; returns the state now in the slot. For counted
 /// operations, which then apply their own transition to it. Inline, not a call, so the
@@ -1005,10 +1003,7 @@ impl<T> core::fmt::Debug for HandleTable<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let live: i64 = self.shards.iter().map(Shard::live).sum();
         f.debug_struct("HandleTable")
-            .field(
-                "tag",
-                &((self.tag.load(Ordering::Relaxed) >> TAG_SHIFT) & TAG_MASK),
-            )
+            .field("tag", &tag_of(self.tag.load(Ordering::Relaxed)))
             .field("live", &live)
             .finish_non_exhaustive()
     }
@@ -1045,7 +1040,7 @@ impl<T> Drop for HandleTable<T> {
         let word = self.tag.load(Ordering::Relaxed);
         if word != 0 {
             let lease = tag::Lease {
-                tag: ((word >> TAG_SHIFT) & TAG_MASK) as u32,
+                tag: tag_of(word),
                 floor: slot::generation_of(word),
             };
             tag::release(lease, next_floor);
