@@ -418,7 +418,7 @@ hdl_status hdl_diagnose(uint64_t handle, hdl_diagnosis *out);
  * the whole message (without the NUL), so a return value `>= len` means it was truncated.
  * `buf` may be NULL when `len` is 0.
  *
- * Example: `handle 0x0000004001000000: stale: revoked (removed)`.
+ * Example: `handle 0x0000004001000000: stale: revoked`.
  *
  * Thread-safety: any thread. Errors: none (returns 0 if a panic was caught).
  *

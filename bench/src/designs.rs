@@ -142,7 +142,7 @@ impl Design for Handles {
     }
     #[inline]
     unsafe fn remove(&self, id: u64) -> bool {
-        Handle::from_raw(id).is_some_and(|h| self.0.remove(h).is_ok())
+        Handle::from_raw(id).is_some_and(|h| self.0.revoke(h).is_ok())
     }
 }
 

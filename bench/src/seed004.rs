@@ -49,7 +49,7 @@ pub unsafe extern "C" fn seed004_get_value(handle: u64, out32: *mut u8) -> i32 {
 /// Revokes `handle`; returns 1 if it was live.
 #[unsafe(no_mangle)]
 pub extern "C" fn seed004_remove(handle: u64) -> i32 {
-    let ok = Handle::from_raw(handle).is_some_and(|h| VALUES.remove(h).is_ok());
+    let ok = Handle::from_raw(handle).is_some_and(|h| VALUES.revoke(h).is_ok());
     i32::from(ok)
 }
 

@@ -195,7 +195,7 @@ pub extern "C" fn hdl_release(handle: u64) -> HdlStatus {
 /// `hdl_release`; the revoke itself happened).
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_revoke(handle: u64) -> HdlStatus {
-    status(|| Ok(registry().remove(self::handle(handle)?)?))
+    status(|| Ok(registry().revoke(self::handle(handle)?)?))
 }
 
 /// Removes a C object's entry and gives the object back in `*out_object` without running its

@@ -121,7 +121,7 @@ pub extern "C" fn hdl_testing_static_get(handle: u64) -> u64 {
 /// Revokes a static-table handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_testing_static_remove(handle: u64) -> bool {
-    Handle::from_raw(handle).is_some_and(|h| BENCH.remove(h).is_ok())
+    Handle::from_raw(handle).is_some_and(|h| BENCH.revoke(h).is_ok())
 }
 
 // ---- layout of the header's types as Rust sees it (tests/c/test_layout.c) -------------------

@@ -75,7 +75,7 @@ pub unsafe extern "C" fn sensor_read(sensor: u64, out: *mut u8) -> HdlStatus {
 /// `hdl_status sensor_free(uint64_t sensor)`: revokes the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn sensor_free(sensor: u64) -> HdlStatus {
-    match Handle::from_raw(sensor).map(|h| SENSORS.remove(h)) {
+    match Handle::from_raw(sensor).map(|h| SENSORS.revoke(h)) {
         None => HdlStatus::NullHandle,
         Some(Ok(())) => HdlStatus::Ok,
         Some(Err(e)) => e.into(),

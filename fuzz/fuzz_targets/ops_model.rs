@@ -254,7 +254,7 @@ impl<'t> Model<'t> {
     }
 
     fn remove(&mut self, h: Handle) {
-        let got = self.table.remove(h);
+        let got = self.table.revoke(h);
         let e = self.entries.get_mut(&h).unwrap();
         if e.state == State::Live {
             assert_eq!(got, Ok(()), "remove {h:?}");
@@ -365,7 +365,7 @@ impl<'t> Model<'t> {
             "retain_with {h:?}"
         );
         assert_eq!(self.table.release(h), Err(want), "release {h:?}");
-        assert_eq!(self.table.remove(h), Err(want), "remove {h:?}");
+        assert_eq!(self.table.revoke(h), Err(want), "remove {h:?}");
         assert_eq!(self.table.take(h).err(), Some(want), "take {h:?}");
         assert!(!self.table.contains(h), "contains {h:?}");
     }
@@ -433,7 +433,7 @@ impl<'t> Model<'t> {
         if let Some(h) = self.pick(sel) {
             assert_eq!(self.other.with(h, |_| ()), Err(Error::WrongTable));
             assert_eq!(self.other.retain(h), Err(Error::WrongTable));
-            assert_eq!(self.other.remove(h), Err(Error::WrongTable));
+            assert_eq!(self.other.revoke(h), Err(Error::WrongTable));
             assert_eq!(self.other.release(h), Err(Error::WrongTable));
             assert_eq!(self.other.take(h).err(), Some(Error::WrongTable));
         }

@@ -82,7 +82,7 @@ pub extern "C" fn widget_free(h: u64) -> i32 {
     let Some(h) = Handle::from_raw(h) else {
         return ERR_NULL;
     };
-    match WIDGETS.remove(h) {
+    match WIDGETS.revoke(h) {
         Ok(()) => OK,
         Err(_) => ERR_BAD_HANDLE,
     }

@@ -85,7 +85,7 @@ fn measure_insert(out: &mut Vec<Handle>) {
 fn measure_remove(hs: &[Handle]) -> u64 {
     let mut sum = 0;
     for &h in hs {
-        sum += TABLE.remove(black_box(h)).is_ok() as u64;
+        sum += TABLE.revoke(black_box(h)).is_ok() as u64;
     }
     sum
 }
@@ -131,7 +131,7 @@ fn main() {
             // Steady state: pages exist and freed slots wait on the free list.
             let warm = filled(N);
             for h in warm {
-                TABLE.remove(h).unwrap();
+                TABLE.revoke(h).unwrap();
             }
             TABLE.flush();
             let mut out = Vec::with_capacity(N);

@@ -334,7 +334,7 @@ pub extern "C" fn destroy_notify(user_data: *mut c_void) {
 ///
 /// Errors: [`Error::Stale`] if already unregistered, and the other handle errors.
 pub fn revoke(handle: Handle) -> Result<(), Error> {
-    CALLBACKS.remove(handle)
+    CALLBACKS.revoke(handle)
 }
 
 /// Whether `handle` names a registered (not revoked) callback.
@@ -419,7 +419,7 @@ impl<F> Callback<F> {
     pub fn revoke(self) -> Result<(), Error> {
         let handle = self.handle;
         core::mem::forget(self);
-        CALLBACKS.remove(handle)
+        CALLBACKS.revoke(handle)
     }
 
     /// Gives the registration to C as `void *user_data`, for C APIs that call a destroy-notify
@@ -441,7 +441,7 @@ impl<F> Callback<F> {
 impl<F> Drop for Callback<F> {
     fn drop(&mut self) {
         // `Stale` means it was already unregistered by handle: nothing left to do.
-        let _ = CALLBACKS.remove(self.handle);
+        let _ = CALLBACKS.revoke(self.handle);
     }
 }
 

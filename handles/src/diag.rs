@@ -30,7 +30,7 @@ use core::fmt;
 pub enum EndReason {
     /// Its last reference was released ([`HandleTable::release`] to zero).
     Released,
-    /// It was revoked ([`HandleTable::remove`]); references taken before may have kept it
+    /// It was revoked ([`HandleTable::revoke`]); references taken before may have kept it
     /// alive a while longer, but no new lookup could reach it after the revoke.
     Revoked,
     /// Its value was moved out with [`HandleTable::take`].
@@ -79,11 +79,11 @@ impl fmt::Display for EndReason {
 /// let released = table.insert(1);
 /// table.release(released).unwrap();
 /// let revoked = table.insert(2);
-/// table.remove(revoked).unwrap();
+/// table.revoke(revoked).unwrap();
 /// assert_eq!(table.with(released, |_| ()), Err(Error::Stale));
 /// assert_eq!(table.diagnose(released).ended, Some(EndReason::Released));
 /// assert_eq!(table.diagnose(revoked).ended, Some(EndReason::Revoked));
-/// println!("{}", table.diagnose(revoked)); // "handle 0x...: stale: revoked (removed) ..."
+/// println!("{}", table.diagnose(revoked)); // "handle 0x...: stale: revoked ..."
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -115,12 +115,10 @@ impl fmt::Display for Diagnosis {
             (None, _) => write!(f, "live, {} reference(s)", self.refs)?,
             (Some(Error::Stale), Some(EndReason::Revoked)) if self.refs > 0 => write!(
                 f,
-                "stale: revoked (removed); {} reference(s) taken before still keep it alive",
+                "stale: revoked; {} reference(s) taken before still keep it alive",
                 self.refs
             )?,
-            (Some(Error::Stale), Some(EndReason::Revoked)) => {
-                f.write_str("stale: revoked (removed)")?
-            }
+            (Some(Error::Stale), Some(EndReason::Revoked)) => f.write_str("stale: revoked")?,
             (Some(Error::Stale), Some(EndReason::Released)) => {
                 f.write_str("stale: released (its last reference was released)")?
             }
@@ -211,7 +209,7 @@ impl fmt::Display for LeakReport {
 /// Failed handle checks by reason, summed over all threads and all tables of the process
 /// (see [`ThreadStats::failures`](crate::ThreadStats::failures)).
 ///
-/// Counted whenever an operation (lookup, retain, release, remove, take, ...) rejects a
+/// Counted whenever an operation (lookup, retain, release, revoke, take, ...) rejects a
 /// handle. A stale handle is counted under the reason its slot showed to the failing
 /// operation itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

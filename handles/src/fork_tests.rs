@@ -166,7 +166,7 @@ fn fork_while_another_thread_installs_the_handler() {
             let h = table.insert(7u32);
             assert_eq!(table.with(h, |v| *v), Ok(7));
             assert!(fork::installed());
-            table.remove(h).unwrap();
+            table.revoke(h).unwrap();
             assert_eq!(table.flush(), 0);
             assert_eq!(registry::counts().1, 1);
         });
@@ -205,8 +205,8 @@ impl Drop for ForkInTeardown {
                 // Only this thread exists, and it holds two guards: one on the record the exit
                 // hook released (kept in `LATE_GUARD`), one on a temporary record.
                 assert_eq!(registry::counts().1, 1, "the temporary record was released");
-                TEARDOWN_TABLE.remove(late).unwrap();
-                TEARDOWN_TABLE.remove(detached).unwrap();
+                TEARDOWN_TABLE.revoke(late).unwrap();
+                TEARDOWN_TABLE.revoke(detached).unwrap();
                 assert_eq!(
                     TEARDOWN_TABLE.flush(),
                     2,
@@ -252,8 +252,8 @@ fn fork_from_thread_local_destructor_keeps_the_threads_guards() {
         .recv_timeout(Duration::from_secs(30))
         .expect("no verdict from the destructor")
         .unwrap();
-    TEARDOWN_TABLE.remove(late).unwrap();
-    TEARDOWN_TABLE.remove(detached).unwrap();
+    TEARDOWN_TABLE.revoke(late).unwrap();
+    TEARDOWN_TABLE.revoke(detached).unwrap();
     assert_eq!(TEARDOWN_TABLE.flush(), 0);
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }
@@ -302,7 +302,7 @@ fn fork_from_signal_handler_between_claim_and_store() {
                 assert_eq!(registry::counts().1, 1, "this thread's record was released");
                 claim_every_free_record(Some(mine), 0);
                 assert_eq!(table.with(h, |v| *v), Ok(3));
-                table.remove(h).unwrap();
+                table.revoke(h).unwrap();
                 assert_eq!(table.flush(), 0);
             });
         }
@@ -369,8 +369,8 @@ fn fork_clears_hazards_of_other_threads_late_guards() {
         let g = LATE_TABLE.get(ours).unwrap();
         fork_run(|| {
             assert_eq!(registry::counts().1, 1);
-            LATE_TABLE.remove(theirs).unwrap();
-            LATE_TABLE.remove(ours).unwrap();
+            LATE_TABLE.revoke(theirs).unwrap();
+            LATE_TABLE.revoke(ours).unwrap();
             assert_eq!(
                 LATE_TABLE.flush(),
                 1,
@@ -389,8 +389,8 @@ fn fork_clears_hazards_of_other_threads_late_guards() {
     resume_tx.send(()).unwrap();
     exiting.join().unwrap();
     result.unwrap();
-    LATE_TABLE.remove(theirs).unwrap();
-    LATE_TABLE.remove(ours).unwrap();
+    LATE_TABLE.revoke(theirs).unwrap();
+    LATE_TABLE.revoke(ours).unwrap();
     assert_eq!(LATE_TABLE.flush(), 0);
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }

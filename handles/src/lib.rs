@@ -11,9 +11,9 @@
 //!   to, or run an atomic read-modify-write on, memory other threads use. A hot handle read by
 //!   every core costs what it costs on one.
 //! * **Counted references** ([`HandleTable::retain`] / [`HandleTable::release`]) for C code that
-//!   keeps an object across calls, and **revocation** ([`HandleTable::remove`]) that never
+//!   keeps an object across calls, and **revocation** ([`HandleTable::revoke`]) that never
 //!   blocks: outstanding references and borrows stay valid, new lookups fail at once.
-//! * **No locks at all**: inserts and removes are lock-free and stay in the caller's home
+//! * **No locks at all**: inserts and revokes are lock-free and stay in the caller's home
 //!   shard; user code (`Drop`, closures) may re-enter any table; `fork()` is safe.
 //!
 //! # Exposing Rust objects to C
@@ -39,7 +39,7 @@
 //!
 //! #[unsafe(no_mangle)]
 //! pub extern "C" fn widget_free(h: u64) -> bool {
-//!     Handle::from_raw(h).is_some_and(|h| WIDGETS.remove(h).is_ok())
+//!     Handle::from_raw(h).is_some_and(|h| WIDGETS.revoke(h).is_ok())
 //! }
 //!
 //! let w = widget_new();

@@ -126,7 +126,7 @@ fn remove_vs_scoped_lookup() {
                 Err(e) => assert_eq!(e, Error::Stale),
             })
         };
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
         table.flush();
         reader.join().unwrap();
         table.flush();
@@ -179,7 +179,7 @@ fn revoke_with_outstanding_references() {
         let revoker = {
             let table = table.clone();
             thread::spawn(move || {
-                table.remove(h).unwrap();
+                table.revoke(h).unwrap();
                 assert_eq!(table.with(h, Tracked::read), Err(Error::Stale));
                 assert_eq!(table.retain(h), Err(Error::Stale));
             })
@@ -215,7 +215,7 @@ fn slot_reuse_vs_old_handle() {
         let reuser = {
             let (table, drops) = (table.clone(), drops.clone());
             thread::spawn(move || {
-                table.remove(old).unwrap();
+                table.revoke(old).unwrap();
                 table.flush();
                 table.insert(Tracked::new(2, &drops))
             })
@@ -315,7 +315,7 @@ fn thread_exit_recycling() {
                 let _ = table.with(h, Tracked::read);
             })
         };
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
         table.flush();
         second.join().unwrap();
         assert_eq!(table.flush(), 0, "no hazard survives its thread");
@@ -358,7 +358,7 @@ fn records_claimed_during_thread_teardown() {
             let table = table.clone();
             thread::spawn(move || {
                 let _ = table.with(h, Tracked::read);
-                let _ = table.remove(h);
+                let _ = table.revoke(h);
                 table.flush();
             })
         };
@@ -480,7 +480,7 @@ fn two_takes_and_a_lookup() {
         let wins: usize = wins.sum();
         assert!(wins <= 1);
         if wins == 0 {
-            assert_eq!(table.remove(h), Ok(()));
+            assert_eq!(table.revoke(h), Ok(()));
         }
         table.flush();
         assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -570,7 +570,7 @@ fn overflow_hazards_vs_reclaimer() {
         let reclaimer = {
             let table = table.clone();
             thread::spawn(move || {
-                table.remove(h).unwrap();
+                table.revoke(h).unwrap();
                 table.flush();
             })
         };
@@ -611,7 +611,7 @@ fn concurrent_passes_on_one_shard() {
             .map(|h| {
                 let table = table.clone();
                 thread::spawn(move || {
-                    table.remove(h).unwrap();
+                    table.revoke(h).unwrap();
                     table.flush();
                 })
             })
@@ -641,7 +641,7 @@ fn generation_exhaustion_vs_lookup() {
                 Err(e) => assert_eq!(e, Error::Stale),
             })
         };
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
         table.flush();
         let next = table.insert(Tracked::new(4, &drops));
         assert_ne!(
@@ -668,8 +668,8 @@ fn free_list_pop_push_race() {
         let drops = Arc::new(AtomicUsize::new(0));
         let a = table.insert(Tracked::new(1, &drops));
         let b = table.insert(Tracked::new(2, &drops));
-        table.remove(a).unwrap();
-        table.remove(b).unwrap();
+        table.revoke(a).unwrap();
+        table.revoke(b).unwrap();
         table.flush(); // two free slots in the main thread's shard
         let workers: Vec<_> = (0..2)
             .map(|i| {
@@ -677,7 +677,7 @@ fn free_list_pop_push_race() {
                 thread::spawn(move || {
                     let h = table.insert(Tracked::new(10 + i, &drops));
                     assert_eq!(table.with(h, Tracked::read), Ok(10 + i));
-                    table.remove(h).unwrap();
+                    table.revoke(h).unwrap();
                     table.flush();
                     h
                 })
@@ -717,7 +717,7 @@ fn leak_visit_vs_revoke_and_release() {
             let table = table.clone();
             thread::spawn(move || table.release(h).unwrap())
         };
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
         releaser.join().unwrap();
         table.flush();
         visitor.join().unwrap();

@@ -45,7 +45,7 @@ pub(crate) const MAX_REFS: u64 = PAYLOAD_MASK;
 
 /// End code (ENDED, FREE, RETIRED states): the last reference was released.
 pub(crate) const END_RELEASED: u64 = 1 << TAG_SHIFT;
-/// End code: the entry was revoked (`remove`), possibly ending later at its last release.
+/// End code: the entry was revoked (`revoke`), possibly ending later at its last release.
 pub(crate) const END_REVOKED: u64 = 2 << TAG_SHIFT;
 /// End code: the value was moved out with `take`.
 pub(crate) const END_TAKEN: u64 = 3 << TAG_SHIFT;

@@ -5,8 +5,8 @@
 //! ```text
 //!  insert ──► LIVE(n) ──retain/release──► LIVE(n±1)
 //!               │  └── release of last ref ──────────────┐
-//!               ├── remove: n == 1 ──────────────────────┤
-//!               ├── remove: n > 1 ──► REVOKED(n-1) ──────┤ last release
+//!               ├── revoke: n == 1 ──────────────────────┤
+//!               ├── revoke: n > 1 ──► REVOKED(n-1) ──────┤ last release
 //!               └── take: n == 1 ──► TAKING ─┬─ borrowed ─► LIVE(1)  (Busy)
 //!                                            └─ free ──► value moved out ─┐
 //!                                                                         ▼
@@ -46,12 +46,12 @@ use core::marker::PhantomData;
 ///
 /// let h = NAMES.insert("ada".to_string());
 /// assert_eq!(NAMES.with(h, |s| s.len()), Ok(3));
-/// NAMES.remove(h).unwrap();
+/// NAMES.revoke(h).unwrap();
 /// assert_eq!(NAMES.with(h, |s| s.len()), Err(handles::Error::Stale));
 /// ```
 ///
 /// Values are dropped exactly once: when their entry ends and no scoped lookup still borrows
-/// them (see [`HandleTable::remove`] and [`HandleTable::flush`]), or when the table is dropped.
+/// them (see [`HandleTable::revoke`] and [`HandleTable::flush`]), or when the table is dropped.
 pub struct HandleTable<T> {
     shards: [Shard<T>; SHARDS],
     /// 0 before the first insert; then `slot::identity(tag, floor)`: the table's tag and the
@@ -95,7 +95,7 @@ impl<T: Send + Sync> HandleTable<T> {
         /// ```
         /// let table = handles::HandleTable::with_max_generation(0);
         /// let a = table.insert(1);
-        /// table.remove(a).unwrap();
+        /// table.revoke(a).unwrap();
         /// table.flush();
         /// let b = table.insert(2);
         /// assert_ne!(a, b); // slot of `a` was retired, not reused
@@ -195,7 +195,7 @@ impl<T: Send + Sync> HandleTable<T> {
     ///
     /// It writes no memory shared with other threads (only this thread's hazard cell), so hot
     /// handles scale across cores. While `f` runs, the value stays alive even if another
-    /// thread (or `f` itself) removes the handle; removal is deferred, never blocked.
+    /// thread (or `f` itself) revokes the handle; that is deferred, never blocked.
     ///
     /// ```
     /// let table = handles::HandleTable::new();
@@ -245,7 +245,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// let table = handles::HandleTable::new();
     /// let h = table.insert(String::from("abc"));
     /// let guard = table.get(h).unwrap();
-    /// table.remove(h).unwrap();      // does not wait for the guard
+    /// table.revoke(h).unwrap();      // does not wait for the guard
     /// assert_eq!(guard.as_str(), "abc"); // still readable
     /// drop(guard);                   // now the value may be dropped
     /// ```
@@ -416,7 +416,7 @@ impl<T: Send + Sync> HandleTable<T> {
         self.retain_slot(handle, slot)
     }
 
-    /// Adds a reference and reads the value under it, atomically with respect to `remove`:
+    /// Adds a reference and reads the value under it, atomically with respect to `revoke`:
     /// if this succeeds, the reference was taken while the entry was live, and `f` saw that
     /// entry's value. This is what a C `lookup` that hands out a pointer needs: the value stays
     /// valid (and in place) until the matching [`HandleTable::release`].
@@ -425,7 +425,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// let table = handles::HandleTable::new();
     /// let h = table.insert(String::from("kept"));
     /// let ptr = table.retain_with(h, |s| s as *const String).unwrap();
-    /// table.remove(h).unwrap(); // revoked, but our reference keeps the value alive
+    /// table.revoke(h).unwrap(); // revoked, but our reference keeps the value alive
     /// // SAFETY: we hold a counted reference until the release below.
     /// assert_eq!(unsafe { &*ptr }, "kept");
     /// assert_eq!(table.release(h), Ok(true));
@@ -480,7 +480,7 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// Drops a reference; returns `true` when it was the last one, which ends the entry (the
-    /// handle becomes stale and the value is dropped; see [`HandleTable::remove`] for when).
+    /// handle becomes stale and the value is dropped; see [`HandleTable::revoke`] for when).
     /// Works on revoked entries too, for references taken before the revoke.
     ///
     /// If this call runs a reclamation pass and a value's `Drop` panics, the panic propagates
@@ -554,10 +554,10 @@ impl<T: Send + Sync> HandleTable<T> {
     /// ```
     /// let table = handles::HandleTable::new();
     /// let h = table.insert("x");
-    /// assert_eq!(table.remove(h), Ok(()));
-    /// assert_eq!(table.remove(h), Err(handles::Error::Stale)); // deleting twice is an error
+    /// assert_eq!(table.revoke(h), Ok(()));
+    /// assert_eq!(table.revoke(h), Err(handles::Error::Stale)); // deleting twice is an error
     /// ```
-    pub fn remove(&self, handle: Handle) -> Result<(), Error> {
+    pub fn revoke(&self, handle: Handle) -> Result<(), Error> {
         let raw = handle.into_raw();
         let slot = self.locate(handle)?;
         let mut state = slot.state.load(Ordering::Relaxed);
@@ -719,7 +719,7 @@ impl<T: Send + Sync> HandleTable<T> {
         is_live_for(state, handle.into_raw()) || is_taking_for(state, handle.into_raw())
     }
 
-    /// Number of live entries (inserted, not yet removed, released to zero or taken). Exact
+    /// Number of live entries (inserted, not yet revoked, released to zero or taken). Exact
     /// when no other thread is changing the table.
     pub fn len(&self) -> usize {
         let live: i64 = self.shards.iter().map(Shard::live).sum();
@@ -779,7 +779,7 @@ impl<T: Send + Sync> HandleTable<T> {
     ///
     /// let table = handles::HandleTable::new();
     /// let h = table.insert(Noisy);
-    /// table.remove(h).unwrap();
+    /// table.revoke(h).unwrap();
     /// assert_eq!(table.flush(), 0);
     /// assert_eq!(DROPS.load(Ordering::SeqCst), 1);
     /// ```

@@ -38,7 +38,7 @@ fn lifecycle_and_drop_exactly_once() {
     let b = table.insert(Tracked::new(2, &drops));
     assert_eq!(table.with(a, |t| *t.payload), Ok(1));
     assert_eq!(*table.get(b).unwrap().payload, 2);
-    table.remove(a).unwrap();
+    table.revoke(a).unwrap();
     assert_eq!(table.with(a, |t| *t.payload), Err(Error::Stale));
     assert_eq!(table.flush(), 0);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -52,7 +52,7 @@ fn guard_keeps_value_alive_across_reclamation() {
     let table = HandleTable::new();
     let h = table.insert(Tracked::new(7, &drops));
     let guard = table.get(h).unwrap();
-    table.remove(h).unwrap();
+    table.revoke(h).unwrap();
     assert_eq!(table.flush(), 1, "borrowed value must wait");
     assert_eq!(*guard.payload, 7);
     assert_eq!(drops.load(Ordering::SeqCst), 0);
@@ -71,7 +71,7 @@ fn counted_fallback_beyond_hazard_cells() {
     // Six guards at once: four hazards, then two counted references.
     let guards: Vec<_> = hs.iter().map(|&h| table.get(h).unwrap()).collect();
     for (i, &h) in hs.iter().enumerate() {
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
         assert_eq!(*guards[i].payload, i as u64);
     }
     table.flush();
@@ -108,9 +108,9 @@ fn revoked_entries_with_references_drop_with_table() {
     let table = HandleTable::new();
     let h = table.insert(Tracked::new(4, &drops));
     table.retain(h).unwrap();
-    table.remove(h).unwrap(); // REVOKED with one reference left
+    table.revoke(h).unwrap(); // REVOKED with one reference left
     let ended = table.insert(Tracked::new(5, &drops));
-    table.remove(ended).unwrap(); // ENDED, pending reclamation
+    table.revoke(ended).unwrap(); // ENDED, pending reclamation
     drop(table);
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }
@@ -128,7 +128,7 @@ fn panicking_drop_leaves_table_consistent() {
     let table = HandleTable::new();
     let bombs: Vec<Handle> = (0..3).map(|_| table.insert(Bomb(drops.clone()))).collect();
     for &h in &bombs {
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| table.flush()));
     assert!(result.is_err());
@@ -150,9 +150,9 @@ fn reentrant_closure_and_drop() {
     impl Drop for Reenter {
         fn drop(&mut self) {
             if let Some(h) = self.1 {
-                let _ = self.0.remove(h);
+                let _ = self.0.revoke(h);
                 let inner = self.0.insert(Reenter(self.0, None));
-                self.0.remove(inner).unwrap();
+                self.0.revoke(inner).unwrap();
             }
         }
     }
@@ -161,11 +161,11 @@ fn reentrant_closure_and_drop() {
     let other = table.insert(Reenter(table, None));
     let h = table.insert(Reenter(table, Some(other)));
     let seen = table.with(h, |v| {
-        table.remove(h).unwrap(); // remove our own handle while borrowing it
+        table.revoke(h).unwrap(); // remove our own handle while borrowing it
         let fresh = table.insert(Reenter(table, None));
         assert!(table.with(other, |_| ()).is_ok());
         table.flush(); // our value is hazarded, so it must survive this
-        table.remove(fresh).unwrap();
+        table.revoke(fresh).unwrap();
         v.1
     });
     assert_eq!(seen, Ok(Some(other)));
@@ -188,7 +188,7 @@ fn threads_share_and_exit() {
                     assert_eq!(table.with(shared, |t| *t.payload), Ok(9));
                     let mine = table.insert(Tracked::new(i * 10 + j, &drops));
                     assert_eq!(table.with(mine, |t| *t.payload), Ok(i * 10 + j));
-                    table.remove(mine).unwrap();
+                    table.revoke(mine).unwrap();
                 }
             })
         })
@@ -196,7 +196,7 @@ fn threads_share_and_exit() {
     for w in workers {
         w.join().unwrap();
     }
-    table.remove(shared).unwrap();
+    table.revoke(shared).unwrap();
     assert_eq!(table.flush(), 0, "exited threads leave no hazards");
     assert_eq!(drops.load(Ordering::SeqCst), 13);
     let stats = crate::thread_stats();
@@ -210,7 +210,7 @@ fn generation_exhaustion_retires_slots() {
     for i in 0..8 {
         let h = table.insert(i);
         assert!(seen.insert(h), "handle reissued");
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
         table.flush();
     }
     assert_eq!(table.stats().exhausted_slots, 4);
@@ -253,7 +253,7 @@ fn extra_release_cannot_free_a_guarded_value() {
         .collect();
     let guards: Vec<_> = hs.iter().map(|&h| table.get(h).unwrap()).collect();
     let last = hs[5];
-    table.remove(last).unwrap();
+    table.revoke(last).unwrap();
     assert_eq!(
         table.release(last),
         Err(Error::Stale),
@@ -298,7 +298,7 @@ fn guard_outliving_the_exit_hook_still_protects() {
         KEEP.with(|k| *k.0.borrow_mut() = Some(guard));
     });
     STEP.wait(); // 1
-    TABLE.remove(h).unwrap();
+    TABLE.revoke(h).unwrap();
     assert_eq!(
         TABLE.flush(),
         1,
@@ -323,14 +323,14 @@ fn leak_visit_reads_live_and_revoked_values() {
     let live = table.insert(Tracked::new(1, &drops));
     let revoked = table.insert(Tracked::new(2, &drops));
     table.retain(revoked).unwrap();
-    table.remove(revoked).unwrap(); // REVOKED, one reference left
+    table.revoke(revoked).unwrap(); // REVOKED, one reference left
     let ended = table.insert(Tracked::new(3, &drops));
-    table.remove(ended).unwrap(); // ENDED: not visited
+    table.revoke(ended).unwrap(); // ENDED: not visited
     let mut seen = Vec::new();
     table.visit_live(|entry, value| {
         // Remove while visiting: the hazard keeps the value alive until the visit returns.
         if entry.handle == live {
-            table.remove(live).unwrap();
+            table.revoke(live).unwrap();
             assert_eq!(table.flush(), 1);
         }
         seen.push((entry.handle, *value.payload, entry.refs, entry.revoked));
@@ -356,7 +356,7 @@ fn end_codes_through_reclamation_and_reuse() {
     let revoked = table.insert(Tracked::new(2, &drops));
     let taken = table.insert(Tracked::new(3, &drops));
     assert_eq!(table.release(released), Ok(true));
-    table.remove(revoked).unwrap();
+    table.revoke(revoked).unwrap();
     drop(table.take(taken).unwrap());
     for (h, why) in [
         (released, EndReason::Released),
@@ -388,7 +388,7 @@ fn end_codes_through_reclamation_and_reuse() {
     // A table whose slots retire after one use keeps the end code in RETIRED.
     let once = HandleTable::with_max_generation(0);
     let h = once.insert(Tracked::new(9, &drops));
-    once.remove(h).unwrap();
+    once.revoke(h).unwrap();
     once.flush();
     assert_eq!(once.diagnose(h).ended, Some(EndReason::Revoked));
     assert_eq!(once.stats().exhausted_slots, 1);
@@ -446,15 +446,15 @@ fn retain_with_unwinding_never_runs_a_pass() {
     let table: HandleTable<Option<Bomb>> = HandleTable::new();
     // Fill the home shard's retire list to one short of a pass, with a bomb in it.
     let bomb = table.insert(Some(Bomb));
-    table.remove(bomb).unwrap();
+    table.revoke(bomb).unwrap();
     for _ in 1..crate::table::RECLAIM_BATCH - 1 {
         let h = table.insert(None);
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
     }
     let h = table.insert(None);
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         table.retain_with(h, |_| {
-            table.remove(h).unwrap(); // our reference is now the last
+            table.revoke(h).unwrap(); // our reference is now the last
             panic!("closure fails");
         })
     }));
@@ -494,7 +494,7 @@ fn panicking_payloads_do_not_cut_a_pass_short() {
     let table = HandleTable::new();
     let hs: Vec<Handle> = (0..4).map(|_| table.insert(Bomb(drops.clone()))).collect();
     for &h in &hs {
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| table.flush()));
     let payload = result.expect_err("the first panic resumes");
@@ -514,7 +514,7 @@ fn panicking_payloads_do_not_cut_a_pass_short() {
 }
 
 /// A `take` in flight (the slot in its TAKING state) never makes another operation fail:
-/// lookups, retains, releases and removes act on the live entry, and the take then fails.
+/// lookups, retains, releases and revokes act on the live entry, and the take then fails.
 /// (Drives the taker's intermediate state directly; the racing versions are loom models.)
 #[test]
 fn operations_during_a_take_succeed_and_the_take_fails() {
@@ -566,7 +566,7 @@ fn operations_during_a_take_succeed_and_the_take_fails() {
         identity_of(slot.state.load(Ordering::Relaxed)) | TAKING | 1,
         Ordering::Relaxed,
     );
-    assert_eq!(table.remove(h), Ok(()));
+    assert_eq!(table.revoke(h), Ok(()));
     assert_eq!(table.with(h, |_| ()), Err(Error::Stale));
     table.flush();
     assert_eq!(drops.load(Ordering::SeqCst), 2);

@@ -48,7 +48,7 @@ fn populate(threads: usize, per_thread: usize) -> Populated {
                     match i % 6 {
                         // Ended and reclaimed: the slot is reused by later inserts.
                         0 | 1 => {
-                            table.remove(h).unwrap();
+                            table.revoke(h).unwrap();
                             if i % 60 == 0 {
                                 table.flush();
                             }
@@ -56,7 +56,7 @@ fn populate(threads: usize, per_thread: usize) -> Populated {
                         // Revoked with a reference that is never released.
                         2 if i % 12 == 2 => {
                             table.retain(h).unwrap();
-                            table.remove(h).unwrap();
+                            table.revoke(h).unwrap();
                         }
                         _ => {
                             my_live.insert(h.into_raw(), base + i);
@@ -117,7 +117,7 @@ impl Populated {
         {
             assert_eq!(self.table.get(h).map(|_| ()), Err(e), "get {h:?}");
             assert_eq!(self.table.retain(h), Err(e), "retain {h:?}");
-            assert_eq!(self.table.remove(h), Err(e), "remove {h:?}");
+            assert_eq!(self.table.revoke(h), Err(e), "remove {h:?}");
             assert_eq!(self.table.take(h).err(), Some(e), "take {h:?}");
             // Revoked entries still hold references that release may drop; never probe
             // release on those (it is not a forged value for release).

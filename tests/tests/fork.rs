@@ -92,7 +92,7 @@ fn child_work(table: &HandleTable<Item>, stable: &[(usize, Handle)]) {
     let g = table.get(mine[0].1).unwrap();
     for (k, &(id, h)) in mine.iter().enumerate() {
         match k % 3 {
-            0 => table.remove(h).unwrap(),
+            0 => table.revoke(h).unwrap(),
             1 => assert_eq!(table.release(h), Ok(true)),
             _ => assert_eq!(table.take(h).map(|v| v.check(h)), Ok(id)),
         }
@@ -111,7 +111,7 @@ fn child_work(table: &HandleTable<Item>, stable: &[(usize, Handle)]) {
         .map(|i| (i, Item::insert(&fresh, &drops2, i)))
         .collect();
     for &(_, h) in mine.iter().step_by(2) {
-        fresh.remove(h).unwrap();
+        fresh.revoke(h).unwrap();
     }
     drop(fresh);
     drops2.assert_all_once();
@@ -159,7 +159,7 @@ fn child_uses_tables_while_parent_threads_were_mid_operation() {
                     if let Some(o) = Handle::from_raw(raw)
                         && let Ok(g) = table.get(o)
                     {
-                        let _ = table.remove(o);
+                        let _ = table.revoke(o);
                         g.check(o);
                     }
                     match rng.below(4) {
@@ -171,13 +171,13 @@ fn child_uses_tables_while_parent_threads_were_mid_operation() {
                             let _ = table.release(h);
                         }
                         2 => {
-                            let _ = table.remove(h);
+                            let _ = table.revoke(h);
                             if rng.below(16) == 0 {
                                 table.flush();
                             }
                         }
                         _ => {
-                            let _ = table.remove(h);
+                            let _ = table.revoke(h);
                         }
                     }
                     ops.fetch_add(1, Ordering::Relaxed);
@@ -242,7 +242,7 @@ fn child_and_grandchild_use_a_static_table() {
     .unwrap();
     drop(g);
     for &(_, h) in &stable {
-        STATIC_TABLE.remove(h).unwrap();
+        STATIC_TABLE.revoke(h).unwrap();
     }
     assert_eq!(STATIC_TABLE.flush(), 0);
     drops.assert_all_once();

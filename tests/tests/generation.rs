@@ -15,7 +15,7 @@ fn assert_stale<T: Send + Sync>(table: &HandleTable<T>, h: Handle) {
     assert_eq!(table.with(h, |_| ()), Err(Error::Stale), "with {h:?}");
     assert_eq!(table.retain(h), Err(Error::Stale), "retain {h:?}");
     assert_eq!(table.release(h), Err(Error::Stale), "release {h:?}");
-    assert_eq!(table.remove(h), Err(Error::Stale), "remove {h:?}");
+    assert_eq!(table.revoke(h), Err(Error::Stale), "remove {h:?}");
     assert_eq!(table.take(h).err(), Some(Error::Stale), "take {h:?}");
     assert!(!table.contains(h), "contains {h:?}");
 }
@@ -39,7 +39,7 @@ fn one_slot_cycled_is_retired_after_max_generation() {
         // One thread, one value at a time: the slot is reused until it is exhausted.
         assert_eq!(generation, (i % (MAX as usize + 1)) as u64, "cycle {i}");
         assert_eq!(table.with(h, |v| v.check()), Ok(i));
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
         assert_eq!(table.flush(), 0);
         assert_eq!(drops.of(i), 1);
         assert_eq!(
@@ -71,7 +71,7 @@ fn generation_zero_means_single_use_slots() {
         assert!(seen.insert(h), "handle {h:?} issued twice");
         assert_eq!(layout::fields(h.into_raw()).0, 0);
         // No flush: reclamation passes run on their own every batch of ended entries.
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
     }
     table.flush();
     assert_eq!(table.stats().exhausted_slots, N);
@@ -104,12 +104,12 @@ fn batches_with_every_way_of_ending_never_repeat() {
             assert!(seen.insert(h), "round {round}: handle {h:?} issued twice");
             assert_eq!(table.with(h, |v| v.check()), Ok(id));
             match id % 4 {
-                0 => table.remove(h).unwrap(),
+                0 => table.revoke(h).unwrap(),
                 1 => assert_eq!(table.release(h), Ok(true)),
                 2 => drop(table.take(h).unwrap()), // take recycles the slot itself
                 _ => {
                     table.retain(h).unwrap();
-                    table.remove(h).unwrap();
+                    table.revoke(h).unwrap();
                     assert_eq!(table.release(h), Ok(true));
                 }
             }
@@ -144,12 +144,12 @@ fn batches_with_every_way_of_ending_never_repeat() {
 fn retired_slot_classifies_old_as_stale_and_next_as_invalid() {
     let table = HandleTable::with_max_generation(1);
     let a = table.insert(1u32);
-    table.remove(a).unwrap();
+    table.revoke(a).unwrap();
     table.flush();
     let b = table.insert(2u32);
     let (gen_b, tag, shard, index) = layout::fields(b.into_raw());
     assert_eq!(gen_b, 1, "slot reused once");
-    table.remove(b).unwrap();
+    table.revoke(b).unwrap();
     table.flush();
     assert_eq!(table.stats().exhausted_slots, 1);
     // The slot is retired: both of its handles are stale, the generation after is invalid.
@@ -168,7 +168,7 @@ fn retired_slot_classifies_old_as_stale_and_next_as_invalid() {
 fn max_generation_is_clamped() {
     let table = HandleTable::with_max_generation(u32::MAX);
     let a = table.insert(1u32);
-    table.remove(a).unwrap();
+    table.revoke(a).unwrap();
     table.flush();
     let b = table.insert(2u32);
     assert_eq!(layout::fields(b.into_raw()).0, 1);
@@ -199,11 +199,11 @@ fn concurrent_cycles_never_repeat_a_handle() {
                     if held.len() > 3 || i % 3 == 0 {
                         let (id, h) = held.remove(0);
                         assert_eq!(table.with(h, |v| v.check()), Ok(id));
-                        table.remove(h).unwrap();
+                        table.revoke(h).unwrap();
                     }
                 }
                 for (_, h) in held {
-                    table.remove(h).unwrap();
+                    table.revoke(h).unwrap();
                 }
                 all.lock().unwrap().extend(mine);
             });

@@ -25,7 +25,7 @@ fn a_new_thread_inserts_into_its_own_home_shard() {
             let shard = shard_of(hs[0]);
             assert!(hs.iter().all(|&h| shard_of(h) == shard));
             for h in hs {
-                table.remove(h).unwrap();
+                table.revoke(h).unwrap();
             }
             table.flush();
             barrier.wait(); // free slots are waiting in `shard`

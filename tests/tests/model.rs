@@ -226,7 +226,7 @@ impl<'t> Model<'t> {
     }
 
     fn remove(&mut self, h: Handle) {
-        let got = self.table.remove(h);
+        let got = self.table.revoke(h);
         if self.is_live(h) {
             assert_eq!(got, Ok(()), "remove {h:?}");
             let e = self.entries.get_mut(&h).unwrap();
@@ -305,7 +305,7 @@ impl<'t> Model<'t> {
         assert_eq!(self.table.get(h).map(drop), Err(want), "get {h:?}");
         assert_eq!(self.table.retain(h), Err(want), "retain {h:?}");
         assert_eq!(self.table.release(h), Err(want), "release {h:?}");
-        assert_eq!(self.table.remove(h), Err(want), "remove {h:?}");
+        assert_eq!(self.table.revoke(h), Err(want), "remove {h:?}");
         assert_eq!(self.table.take(h).err(), Some(want), "take {h:?}");
         assert!(!self.table.contains(h));
     }
@@ -350,7 +350,7 @@ impl<'t> Model<'t> {
         }
         if let Some(h) = self.pick(sel) {
             assert_eq!(self.other.with(h, |_| ()), Err(Error::WrongTable));
-            assert_eq!(self.other.remove(h), Err(Error::WrongTable));
+            assert_eq!(self.other.revoke(h), Err(Error::WrongTable));
             assert_eq!(self.other.release(h), Err(Error::WrongTable));
         }
     }

@@ -23,8 +23,8 @@ fn closure_removes_its_own_handle_and_uses_the_table() {
     let others: Vec<Handle> = (1..400).map(|i| table.insert(drops.value(i))).collect();
     let inserted = table
         .with(h, |v| {
-            assert_eq!(table.remove(h), Ok(()));
-            assert_eq!(table.remove(h), Err(Error::Stale));
+            assert_eq!(table.revoke(h), Ok(()));
+            assert_eq!(table.revoke(h), Err(Error::Stale));
             assert_eq!(table.with(h, |_| ()), Err(Error::Stale));
             assert_eq!(table.take(h).err(), Some(Error::Stale));
             assert_eq!(v.check(), 0, "value gone inside its own closure");
@@ -35,7 +35,7 @@ fn closure_removes_its_own_handle_and_uses_the_table() {
             // Remove most of the others: several automatic reclamation passes run while our
             // own ended value is still borrowed.
             for &o in &others[..300] {
-                table.remove(o).unwrap();
+                table.revoke(o).unwrap();
             }
             assert_eq!(table.flush(), 1, "only our own value is still borrowed");
             assert_eq!(drops.of(0), 0);
@@ -113,16 +113,16 @@ impl Drop for Node {
         self.tracked.check();
         if let Some(next) = self.next {
             // Ends another entry from inside a reclamation pass.
-            let _ = table.remove(next);
+            let _ = table.revoke(next);
         }
         if self.depth > 0 {
             let child = table.insert(Node::new(table, self.ids, &self.drops, self.depth - 1));
             assert!(table.with(child, |c| c.depth) == Ok(self.depth - 1));
             match self.depth % 3 {
-                0 => table.remove(child).unwrap(),
+                0 => table.revoke(child).unwrap(),
                 1 => assert_eq!(table.release(child), Ok(true)),
                 _ => {
-                    table.remove(child).unwrap();
+                    table.revoke(child).unwrap();
                     // A reclamation pass inside a reclamation pass.
                     table.flush();
                 }
@@ -163,9 +163,9 @@ fn drop_reenters_the_same_table() {
         roots[k] = table.insert(node);
     }
     // Only the first root of the chain is removed by hand; the chain removes the rest.
-    table.remove(roots[0]).unwrap();
+    table.revoke(roots[0]).unwrap();
     for &r in &roots[ROOTS / 2 + 1..] {
-        table.remove(r).unwrap();
+        table.revoke(r).unwrap();
     }
     flush_all(table);
     assert_eq!(ids.load(Ordering::SeqCst), total);
@@ -190,7 +190,7 @@ fn drops_reenter_each_other_across_tables() {
     impl Drop for Ping {
         fn drop(&mut self) {
             if let Some(t) = self.target {
-                let _ = self.other.remove(t);
+                let _ = self.other.revoke(t);
             }
         }
     }
@@ -217,7 +217,7 @@ fn drops_reenter_each_other_across_tables() {
         next_a = Some(ai);
     }
     a_handles.reverse();
-    a.remove(a_handles[0]).unwrap();
+    a.revoke(a_handles[0]).unwrap();
     for _ in 0..10 * N {
         a.flush();
         b.flush();
@@ -266,7 +266,7 @@ fn nested_with_deeper_than_hazards() {
         }
         // Revoke everything while borrowed.
         for &(_, h) in &handles {
-            table.remove(h).unwrap();
+            table.revoke(h).unwrap();
             assert!(!table.contains(h));
         }
         table.flush();
@@ -302,7 +302,7 @@ fn many_guards_held_then_removed() {
     let guards: Vec<_> = handles.iter().map(|&h| table.get(h).unwrap()).collect();
     for &h in &handles {
         assert_eq!(table.take(h).err(), Some(Error::Busy));
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
     }
     assert_eq!(table.len(), 0);
     // Every entry has ended, and every one waits for its guard, including those guarded by
@@ -386,7 +386,7 @@ fn panic_in_drop_during_flush() {
         })
         .collect();
     for &h in &handles {
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
     }
     let slots = table.stats().slots;
     let r = catch_unwind(AssertUnwindSafe(|| table.flush()));
@@ -435,12 +435,12 @@ fn panic_in_drop_during_automatic_reclamation() {
     for &h in &handles {
         // A remove that triggers a reclamation pass may carry a Drop panic out; the remove
         // itself has happened either way.
-        match catch_unwind(AssertUnwindSafe(|| table.remove(h))) {
+        match catch_unwind(AssertUnwindSafe(|| table.revoke(h))) {
             Ok(r) => r.unwrap(),
             Err(_) => panicked += 1,
         }
         assert!(!table.contains(h));
-        assert_eq!(table.remove(h), Err(Error::Stale));
+        assert_eq!(table.revoke(h), Err(Error::Stale));
     }
     assert!(panicked > 0, "no pass ran during the removes");
     let _ = catch_unwind(AssertUnwindSafe(|| table.flush()));
@@ -466,7 +466,7 @@ fn panic_in_drop_during_table_drop() {
             explode: i % 10 == 3,
         });
         if i % 4 == 0 {
-            table.remove(h).unwrap(); // some pending, some live
+            table.revoke(h).unwrap(); // some pending, some live
         }
     }
     let r = catch_unwind(AssertUnwindSafe(move || drop(table)));
@@ -494,10 +494,10 @@ fn panic_in_drop_inside_with_of_the_same_table() {
     let mut panics = 0;
     let id = table
         .with(outer, |v| {
-            table.remove(outer).unwrap();
+            table.revoke(outer).unwrap();
             for &h in &rest {
                 // The pass that a remove triggers may carry the Drop panic out of it.
-                if catch_unwind(AssertUnwindSafe(|| table.remove(h).unwrap())).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| table.revoke(h).unwrap())).is_err() {
                     panics += 1;
                 }
             }
@@ -525,7 +525,7 @@ fn over_release_cannot_free_a_value_under_a_guard() {
     let _hazards: Vec<_> = busy.iter().map(|&b| table.get(b).unwrap()).collect();
     let h = table.insert(drops.value(4));
     let guard = table.get(h).unwrap(); // past the inline hazard cells
-    table.remove(h).unwrap(); // the owner's reference
+    table.revoke(h).unwrap(); // the owner's reference
     // A caller that never retained releases anyway: this must not end the entry while the
     // guard borrows it (an error, or a deferred end, would both be sound).
     let _ = table.release(h);

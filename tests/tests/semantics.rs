@@ -18,7 +18,7 @@ fn all_ops<T: Send + Sync>(table: &HandleTable<T>, h: Handle) -> [Result<(), Err
         table.get(h).map(drop),
         table.retain(h),
         table.release(h).map(drop),
-        table.remove(h),
+        table.revoke(h),
     ]
 }
 
@@ -52,7 +52,7 @@ fn deleting_twice_is_an_error() {
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
-    assert_eq!(table.remove(h), Ok(()));
+    assert_eq!(table.revoke(h), Ok(()));
     assert_all_fail(&table, h, Error::Stale);
     // Still stale after the slot is reclaimed and reused by another entry.
     assert_eq!(table.flush(), 0);
@@ -66,7 +66,7 @@ fn deleting_twice_is_an_error() {
 fn deleting_twice_after_reuse_is_still_an_error() {
     let table = HandleTable::new();
     let h = table.insert(String::from("first"));
-    table.remove(h).unwrap();
+    table.revoke(h).unwrap();
     table.flush();
     // Reuse the slot (and others) many times over.
     let mut later = Vec::new();
@@ -94,7 +94,7 @@ fn same_value_gets_different_handles() {
         assert_eq!(table.with(h, |v| Arc::ptr_eq(v, &shared)), Ok(true));
     }
     // Removing one of them leaves the others.
-    table.remove(handles[0]).unwrap();
+    table.revoke(handles[0]).unwrap();
     assert_eq!(table.with(handles[0], |_| ()), Err(Error::Stale));
     assert_eq!(table.with(handles[1], |v| v.len()), Ok(4));
     drop(table);
@@ -116,7 +116,7 @@ fn nothing_leaks() {
     for (i, &h) in handles.iter().enumerate() {
         match i % 5 {
             0 => {
-                table.remove(h).unwrap();
+                table.revoke(h).unwrap();
                 ended.push(i);
             }
             1 => {
@@ -127,7 +127,7 @@ fn nothing_leaks() {
             3 => {
                 // Revoked with one outstanding reference, released later.
                 table.retain(h).unwrap();
-                table.remove(h).unwrap();
+                table.revoke(h).unwrap();
             }
             _ => {} // left live
         }
@@ -205,8 +205,8 @@ fn revoked_and_pending_values_at_table_drop_are_dropped_once() {
     let pending = table.insert(drops.value(1));
     let _live = table.insert(drops.value(2));
     table.retain(revoked).unwrap();
-    table.remove(revoked).unwrap(); // REVOKED with one reference, never released
-    table.remove(pending).unwrap(); // ended, awaiting a reclamation pass
+    table.revoke(revoked).unwrap(); // REVOKED with one reference, never released
+    table.revoke(pending).unwrap(); // ended, awaiting a reclamation pass
     assert_eq!(drops.total(), 0);
     assert_eq!(table.stats().pending_drops, 1);
     drop(table);
@@ -271,14 +271,14 @@ fn revoke_with_outstanding_references() {
     let h = table.insert(drops.value(0));
     table.retain(h).unwrap();
     table.retain(h).unwrap();
-    assert_eq!(table.remove(h), Ok(()));
+    assert_eq!(table.revoke(h), Ok(()));
     // Stale at once for everything but release.
     assert!(!table.contains(h));
     assert_eq!(table.len(), 0);
     assert!(table.handles().is_empty());
     assert_eq!(table.with(h, |_| ()), Err(Error::Stale));
     assert_eq!(table.retain(h), Err(Error::Stale));
-    assert_eq!(table.remove(h), Err(Error::Stale));
+    assert_eq!(table.revoke(h), Err(Error::Stale));
     assert_eq!(table.take(h).err(), Some(Error::Stale));
     // The references taken earlier keep the value alive.
     assert_eq!(table.flush(), 0);
@@ -298,7 +298,7 @@ fn guard_outlives_remove() {
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
     let guard = table.get(h).unwrap();
-    table.remove(h).unwrap();
+    table.revoke(h).unwrap();
     assert_eq!(table.with(h, |_| ()), Err(Error::Stale));
     assert_eq!(table.flush(), 1, "the guarded value must wait");
     assert_eq!(table.stats().pending_drops, 1);
@@ -406,7 +406,7 @@ fn layout_is_as_documented() {
     assert_eq!(ta, tb, "one table, one tag");
     assert_eq!(sa, sb, "one thread inserts into its home shard");
     assert_eq!(ib, ia + 1);
-    table.remove(a).unwrap();
+    table.revoke(a).unwrap();
     table.flush();
     let c = table.insert(2u8);
     assert_eq!(
@@ -434,7 +434,7 @@ fn stale_versus_invalid() {
     assert_all_fail(&table, forge(0, (shard + 1) % 64, index), Error::Invalid);
     assert!(table.contains(old));
 
-    table.remove(old).unwrap();
+    table.revoke(old).unwrap();
     // ENDED, awaiting reclamation.
     assert_all_fail(&table, old, Error::Stale);
     assert_all_fail(&table, forge(1, shard, index), Error::Invalid);
@@ -454,7 +454,7 @@ fn stale_versus_invalid() {
     assert_eq!(table.with(new, |s| s.clone()), Ok(String::from("new")));
     // Revoked (references outstanding): stale for everything but release.
     table.retain(new).unwrap();
-    table.remove(new).unwrap();
+    table.revoke(new).unwrap();
     assert_eq!(table.with(new, |_| ()), Err(Error::Stale));
     assert_eq!(table.with(old, |_| ()), Err(Error::Stale));
     assert_eq!(
@@ -487,7 +487,7 @@ fn reference_count_overflow_is_full_and_changes_nothing() {
     assert_eq!(table.take(h).err(), Some(Error::Busy));
     // Scoped lookups still work while the count is full.
     assert_eq!(table.with(h, |v| v.check()), Ok(0));
-    table.remove(h).unwrap();
+    table.revoke(h).unwrap();
     table.flush();
     assert_eq!(drops.total(), 0, "outstanding references keep the value");
     drop(table);
@@ -501,7 +501,7 @@ fn len_contains_and_handles_agree() {
     let hs: Vec<Handle> = (0..300u32).map(|i| table.insert(i)).collect();
     for (i, &h) in hs.iter().enumerate() {
         if i % 3 == 0 {
-            table.remove(h).unwrap();
+            table.revoke(h).unwrap();
         }
     }
     let live: HashSet<Handle> = hs
@@ -597,7 +597,7 @@ fn retain_with_takes_a_reference_and_reads_under_it() {
     let ptr = table
         .retain_with(h, |v| v as *const common::Tracked)
         .unwrap();
-    table.remove(h).unwrap();
+    table.revoke(h).unwrap();
     assert_eq!(table.with(h, |_| ()), Err(Error::Stale));
     assert_eq!(table.flush(), 0);
     // SAFETY: the reference taken by retain_with keeps the value in place until released.
@@ -630,7 +630,7 @@ fn zero_sized_values_are_counted_and_dropped_once() {
     assert_eq!(hs.iter().collect::<HashSet<_>>().len(), 300);
     assert!(hs.iter().all(|&h| table.with(h, |_| ()).is_ok()));
     for &h in &hs[..100] {
-        table.remove(h).unwrap();
+        table.revoke(h).unwrap();
     }
     drop(table.take(hs[100]).unwrap());
     table.flush();

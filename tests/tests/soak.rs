@@ -159,10 +159,10 @@ impl Shared {
         match how % 3 {
             0 => match self.table.take(h) {
                 Ok(v) => assert_eq!(v.check(raw), v.id),
-                Err(Error::Busy) => assert_eq!(self.table.remove(h), Ok(())),
+                Err(Error::Busy) => assert_eq!(self.table.revoke(h), Ok(())),
                 Err(e) => panic!("take of an owned {h:?}: {e:?}"),
             },
-            1 => assert_eq!(self.table.remove(h), Ok(())),
+            1 => assert_eq!(self.table.revoke(h), Ok(())),
             _ => assert!(self.table.release(h).is_ok()),
         }
     }

@@ -26,7 +26,7 @@ fn failures_are_counted_by_reason_on_every_thread() {
     let live = table.insert(4);
     let foreign = other.insert(5);
     table.release(released).unwrap();
-    table.remove(revoked).unwrap();
+    table.revoke(revoked).unwrap();
     table.take(taken).unwrap();
     let forged = Handle::from_raw(live.into_raw() ^ (1 << 62)).unwrap();
 
@@ -40,7 +40,7 @@ fn failures_are_counted_by_reason_on_every_thread() {
     let _ = table.with(released, |_| ());
     let _ = table.get(released).map(drop);
     let _ = table.retain(revoked);
-    let _ = table.remove(revoked);
+    let _ = table.revoke(revoked);
     let _ = table.release(taken);
     let _ = table.with(forged, |_| ());
     let _ = table.with(foreign, |_| ());

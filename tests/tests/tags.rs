@@ -21,7 +21,7 @@ fn assert_unreachable(table: &HandleTable<u64>, h: Handle, why: &str) {
     assert!(table.with(h, |_| ()).is_err(), "{why}: with {h:?}");
     assert!(table.retain(h).is_err(), "{why}: retain {h:?}");
     assert!(table.release(h).is_err(), "{why}: release {h:?}");
-    assert!(table.remove(h).is_err(), "{why}: remove {h:?}");
+    assert!(table.revoke(h).is_err(), "{why}: remove {h:?}");
     assert!(table.take(h).is_err(), "{why}: take {h:?}");
 }
 
@@ -39,7 +39,7 @@ fn dropped_tables_never_reach_later_tables() {
             // Churn one slot a few times so generations differ between tables.
             for _ in 0..(i + k) % 3 {
                 let h = table.insert(0);
-                table.remove(h).unwrap();
+                table.revoke(h).unwrap();
                 table.flush();
                 mine.push(h);
             }

@@ -37,7 +37,7 @@ fn mixed_operations_on_shared_handles() {
         for _ in 0..THREADS {
             table.retain(h).unwrap();
         }
-        assert_eq!(table.remove(h), Ok(()));
+        assert_eq!(table.revoke(h), Ok(()));
     }
     // Handles other threads may look up and race to remove.
     let mailbox: Vec<AtomicU64> = (0..MAILBOX).map(|_| AtomicU64::new(0)).collect();
@@ -75,7 +75,7 @@ fn mixed_operations_on_shared_handles() {
                                 mailbox[rng.below(MAILBOX as u64) as usize].load(Ordering::Relaxed);
                             if let Some(o) = Handle::from_raw(raw) {
                                 read(table, o);
-                                if rng.below(4) == 0 && table.remove(o).is_ok() {
+                                if rng.below(4) == 0 && table.revoke(o).is_ok() {
                                     removed_by_others.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
@@ -97,7 +97,7 @@ fn mixed_operations_on_shared_handles() {
                             let (id, h) = mine.swap_remove(k);
                             match rng.below(3) {
                                 0 => {
-                                    let _ = table.remove(h);
+                                    let _ = table.revoke(h);
                                 }
                                 1 => {
                                     let _ = table.release(h);
@@ -110,7 +110,7 @@ fn mixed_operations_on_shared_handles() {
                                     // Borrowed by another thread's lookup or guard, or
                                     // removed by another thread already.
                                     Err(Error::Busy) => {
-                                        let _ = table.remove(h);
+                                        let _ = table.revoke(h);
                                     }
                                     Err(Error::Stale) => {}
                                     Err(e) => panic!("take {h:?}: {e:?}"),
@@ -127,7 +127,7 @@ fn mixed_operations_on_shared_handles() {
                         _ => {
                             if mine.len() > 32 {
                                 let (_, h) = mine.remove(0);
-                                let _ = table.remove(h);
+                                let _ = table.revoke(h);
                             }
                         }
                     }
@@ -138,7 +138,7 @@ fn mixed_operations_on_shared_handles() {
                 }
                 drop(guards);
                 for (_, h) in mine {
-                    let _ = table.remove(h);
+                    let _ = table.revoke(h);
                 }
                 for &h in shared {
                     if table.release(h) == Ok(true) {
@@ -181,7 +181,7 @@ fn one_winner_per_race() {
                     start.wait();
                     let h = Handle::from_raw(current.load(Ordering::SeqCst)).unwrap();
                     let won = match round % 3 {
-                        0 => table.remove(h).is_ok(),
+                        0 => table.revoke(h).is_ok(),
                         // Each thread holds one reference: exactly one release is the last.
                         1 => table.release(h).unwrap(),
                         _ => match table.take(h) {
@@ -274,11 +274,11 @@ fn lookups_race_removal() {
                 std::hint::spin_loop();
             }
             match round % 3 {
-                0 => table.remove(h).unwrap(),
+                0 => table.revoke(h).unwrap(),
                 1 => assert_eq!(table.release(h), Ok(true)),
                 _ => match table.take(h) {
                     Ok(v) => drop(v),
-                    Err(Error::Busy) => table.remove(h).unwrap(),
+                    Err(Error::Busy) => table.revoke(h).unwrap(),
                     Err(e) => panic!("take: {e:?}"),
                 },
             }
@@ -354,7 +354,7 @@ impl Drop for UsesTableOnExit {
         assert_eq!(TLS_TABLE.with(h, |v| v.check(h)), Ok(id));
         let g = TLS_TABLE.get(h).unwrap();
         assert_eq!(TLS_TABLE.take(h).err(), Some(Error::Busy));
-        TLS_TABLE.remove(h).unwrap();
+        TLS_TABLE.revoke(h).unwrap();
         assert_eq!(g.check(h), id);
         drop(g);
         TLS_TABLE.flush();
@@ -377,14 +377,14 @@ fn thread_local_destructors_use_tables() {
                 // Register with the registry first, then the thread-local: the local's
                 // destructor runs while the thread still has its record.
                 let h = REGISTER.insert(0);
-                REGISTER.remove(h).unwrap();
+                REGISTER.revoke(h).unwrap();
                 ON_EXIT.with(|_| ());
             } else {
                 // Thread-local first: its destructor runs after the exit hook released the
                 // thread's record.
                 ON_EXIT.with(|_| ());
                 let h = REGISTER.insert(0);
-                REGISTER.remove(h).unwrap();
+                REGISTER.revoke(h).unwrap();
             }
         })
         .join()
@@ -449,7 +449,7 @@ fn guard_in_thread_local_outlives_exit_hook() {
         stored_tx.send(()).unwrap();
     });
     stored_rx.recv().unwrap();
-    LATE_TABLE.remove(h).unwrap();
+    LATE_TABLE.revoke(h).unwrap();
     teardown_rx.recv().unwrap();
     // The thread is between its exit hook and its guard's drop. New threads must not take
     // over its hazard cells, and reclamation must still respect the guard.
@@ -461,7 +461,7 @@ fn guard_in_thread_local_outlives_exit_hook() {
                     let id = 1 + t * 10 + i;
                     let o = Item::insert(&LATE_TABLE, drops, id);
                     let g = LATE_TABLE.get(o).unwrap();
-                    LATE_TABLE.remove(o).unwrap();
+                    LATE_TABLE.revoke(o).unwrap();
                     assert_eq!(g.check(o), id);
                 }
             });
@@ -505,7 +505,7 @@ fn thread_churn_keeps_records_and_memory_bounded() {
                         assert_eq!(read(table, h), Some(id));
                         let g = table.get(h).unwrap();
                         if k % 2 == 0 {
-                            table.remove(h).unwrap();
+                            table.revoke(h).unwrap();
                         } else {
                             assert_eq!(table.release(h), Ok(true));
                         }
@@ -601,7 +601,7 @@ fn failing_takes_never_fail_other_operations() {
     });
     assert!(busy.load(Ordering::Relaxed) > 0, "the takes ran");
     assert_eq!(failures.load(Ordering::Relaxed), 0, "spurious failures");
-    table.remove(h).unwrap();
+    table.revoke(h).unwrap();
     table.flush();
     drops.assert_all_once();
 }
