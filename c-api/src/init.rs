@@ -24,7 +24,7 @@ unsafe impl<T: Send> Send for InitGuard<T> {}
 
 impl<T> InitGuard<T> {
     /// An uninitialised guard. `const` (except under loom, whose atomics are not const).
-    #[cfg(not(loom))]
+    #[cfg(not(handles_loom))]
     pub(crate) const fn new() -> InitGuard<T> {
         InitGuard {
             ptr: AtomicPtr::new(core::ptr::null_mut()),
@@ -33,7 +33,7 @@ impl<T> InitGuard<T> {
     }
 
     /// An uninitialised guard.
-    #[cfg(loom)]
+    #[cfg(handles_loom)]
     pub(crate) fn new() -> InitGuard<T> {
         InitGuard {
             ptr: AtomicPtr::new(core::ptr::null_mut()),

@@ -15,41 +15,41 @@
 compile_error!("handles-capi needs 64-bit pointers (handles travel through `void *`)");
 
 // Under loom only the models use the guard (the registry static is not compiled).
-#[cfg_attr(all(loom, not(test)), allow(dead_code))]
+#[cfg_attr(all(handles_loom, not(test)), allow(dead_code))]
 mod init;
 mod sync;
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 mod callback;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 mod diag;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 mod entry;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 mod ffi;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 mod rust_api;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 mod status;
-#[cfg(all(feature = "testing", not(loom)))]
+#[cfg(all(feature = "testing", not(handles_loom)))]
 pub mod testing;
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, handles_loom))]
 mod loom_models;
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(handles_loom)))]
 mod tests;
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub use callback::{
     HDL_CALLBACK_TAG, HdlCallbackFn, hdl_callback_invoke, hdl_callback_new, invoke_callback,
 };
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub use diag::*;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub use entry::HdlDestructor;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub use ffi::*;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub use rust_api::{flush, insert, with};
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub use status::{HdlStatus, hdl_status_name};

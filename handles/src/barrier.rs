@@ -20,21 +20,21 @@
 use crate::sync::{Ordering, fence};
 
 /// Barrier mode not decided yet; readers fence (always safe).
-#[cfg_attr(any(loom, miri), allow(dead_code))]
+#[cfg_attr(any(handles_loom, miri), allow(dead_code))]
 const UNKNOWN: u8 = 0;
 /// membarrier works: readers use a compiler fence only.
-#[cfg_attr(any(loom, miri), allow(dead_code))]
+#[cfg_attr(any(handles_loom, miri), allow(dead_code))]
 const ASYMMETRIC: u8 = 1;
 /// No membarrier: both sides fence.
 const SYMMETRIC: u8 = 2;
 
 // The mode is written once from UNKNOWN to its final value and publishes nothing else, so it is
 // a plain std atomic read with `Relaxed` (not part of any loom model: loom builds never use it).
-#[cfg(not(any(loom, miri)))]
+#[cfg(not(any(handles_loom, miri)))]
 static MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(UNKNOWN);
 
 /// Decides the barrier mode (idempotent, lock-free; concurrent callers agree on one result).
-#[cfg(not(any(loom, miri)))]
+#[cfg(not(any(handles_loom, miri)))]
 pub(crate) fn init() -> u8 {
     let mode = MODE.load(Ordering::Relaxed);
     if mode != UNKNOWN {
@@ -53,7 +53,7 @@ pub(crate) fn init() -> u8 {
     }
 }
 
-#[cfg(any(loom, miri))]
+#[cfg(any(handles_loom, miri))]
 pub(crate) fn init() -> u8 {
     SYMMETRIC
 }
@@ -61,7 +61,7 @@ pub(crate) fn init() -> u8 {
 /// Reader side: orders this thread's earlier stores before its later loads, cheaply.
 #[inline(always)]
 pub(crate) fn light() {
-    #[cfg(not(any(loom, miri)))]
+    #[cfg(not(any(handles_loom, miri)))]
     {
         // Relaxed is enough: MODE only ever moves from UNKNOWN to a final value. A reader that
         // sees ASYMMETRIC knows every reclaimer will see it too (they call `init`, which returns
@@ -72,12 +72,12 @@ pub(crate) fn light() {
             full_fence();
         }
     }
-    #[cfg(any(loom, miri))]
+    #[cfg(any(handles_loom, miri))]
     fence(Ordering::SeqCst);
 }
 
 /// The symmetric fallback, out of line so the fence-free path falls through.
-#[cfg(not(any(loom, miri)))]
+#[cfg(not(any(handles_loom, miri)))]
 #[cold]
 #[inline(never)]
 fn full_fence() {
@@ -89,7 +89,7 @@ fn full_fence() {
 /// barrier see this thread's stores made before this call.
 pub(crate) fn heavy() {
     fence(Ordering::SeqCst);
-    #[cfg(not(any(loom, miri)))]
+    #[cfg(not(any(handles_loom, miri)))]
     if init() == ASYMMETRIC {
         os::membarrier();
     }
@@ -100,7 +100,7 @@ pub(crate) fn is_asymmetric() -> bool {
     init() == ASYMMETRIC
 }
 
-#[cfg(all(target_os = "linux", not(any(loom, miri))))]
+#[cfg(all(target_os = "linux", not(any(handles_loom, miri))))]
 mod os {
     const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
     const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
@@ -141,7 +141,7 @@ mod os {
     }
 }
 
-#[cfg(all(not(target_os = "linux"), not(any(loom, miri))))]
+#[cfg(all(not(target_os = "linux"), not(any(handles_loom, miri))))]
 mod os {
     pub(super) fn register() -> bool {
         false

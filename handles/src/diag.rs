@@ -272,14 +272,14 @@ fn failure_kind(error: Error, ended: Option<EndReason>) -> Option<usize> {
 }
 
 /// Failures of threads in thread-local teardown (no record of their own): rare, so shared.
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 static DETACHED_FAILURES: [std::sync::atomic::AtomicU64; FAILURE_KINDS] =
     [const { std::sync::atomic::AtomicU64::new(0) }; FAILURE_KINDS];
 
 /// Counts a failed handle check (slow path only).
 #[inline]
 pub(crate) fn count_failure(error: Error, ended: Option<EndReason>) {
-    #[cfg(not(loom))]
+    #[cfg(not(handles_loom))]
     if let Some(kind) = failure_kind(error, ended) {
         match registry::current() {
             Some(rec) => rec.count_failure(kind),
@@ -288,7 +288,7 @@ pub(crate) fn count_failure(error: Error, ended: Option<EndReason>) {
             }
         }
     }
-    #[cfg(loom)]
+    #[cfg(handles_loom)]
     let _ = (error, ended, failure_kind);
 }
 
@@ -300,7 +300,7 @@ pub(crate) fn failures() -> Failures {
             *s = s.wrapping_add(c);
         }
     }
-    #[cfg(not(loom))]
+    #[cfg(not(handles_loom))]
     for (s, c) in sum.iter_mut().zip(&DETACHED_FAILURES) {
         *s = s.wrapping_add(c.load(std::sync::atomic::Ordering::Relaxed));
     }

@@ -39,9 +39,9 @@ pub(crate) const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
 pub(crate) const IDENTITY_MASK: u64 = !((1 << TAG_SHIFT) - 1);
 
 /// Number of shards in every table (2 under loom, to keep models small; the layout is the same).
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
-#[cfg(loom)]
+#[cfg(handles_loom)]
 pub(crate) const SHARDS: usize = 2;
 /// Slots per shard.
 pub(crate) const SHARD_CAPACITY: u64 = 1 << INDEX_BITS;

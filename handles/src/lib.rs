@@ -57,7 +57,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod barrier;
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub mod callback;
 mod diag;
 mod error;
@@ -75,11 +75,11 @@ mod tag;
 #[cfg(feature = "debug-backtrace")]
 mod trace;
 
-#[cfg(all(test, unix, not(any(loom, miri))))]
+#[cfg(all(test, unix, not(any(handles_loom, miri))))]
 mod fork_tests;
-#[cfg(all(test, loom))]
+#[cfg(all(test, handles_loom))]
 mod loom_models;
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(handles_loom)))]
 mod tests;
 
 pub use diag::{

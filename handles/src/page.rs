@@ -21,9 +21,9 @@ use crate::handle::INDEX_BITS;
 use crate::slot::Slot;
 
 /// log2 of the first page's length (small under loom, to keep models tiny).
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub(crate) const PAGE0_SHIFT: u32 = 8;
-#[cfg(loom)]
+#[cfg(handles_loom)]
 pub(crate) const PAGE0_SHIFT: u32 = 1;
 
 /// Pages per shard: enough to cover `2^INDEX_BITS` indices.
@@ -91,7 +91,7 @@ pub(crate) unsafe fn free<T>(p: usize, pre: *mut Slot<T>) {
 /// # Safety
 /// `prev` is page `p - 1`'s pre-offset pointer from [`alloc`], not yet freed; `pre` is page
 /// `p`'s.
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub(crate) unsafe fn link<T>(prev: *mut Slot<T>, p: usize, pre: *mut Slot<T>) {
     debug_assert!(p >= 1);
     // Page p - 1 ends where page p starts, so its link slot has index `page_start(p)`.
@@ -106,7 +106,7 @@ pub(crate) unsafe fn link<T>(prev: *mut Slot<T>, p: usize, pre: *mut Slot<T>) {
     };
 }
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 fn alloc_slots<T>(len: usize) -> *mut Slot<T> {
     let layout = std::alloc::Layout::array::<Slot<T>>(len).expect("page size overflows");
     // SAFETY: the layout has non-zero size (a slot holds at least its 8-byte state word).
@@ -119,21 +119,21 @@ fn alloc_slots<T>(len: usize) -> *mut Slot<T> {
     base
 }
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 unsafe fn free_slots<T>(base: *mut Slot<T>, len: usize) {
     let layout = std::alloc::Layout::array::<Slot<T>>(len).expect("page size overflows");
     // SAFETY: `base` was allocated by `alloc_slots` with this same layout (caller's contract).
     unsafe { std::alloc::dealloc(base.cast(), layout) }
 }
 
-#[cfg(loom)]
+#[cfg(handles_loom)]
 fn alloc_slots<T>(len: usize) -> *mut Slot<T> {
     // Loom atomics must be constructed, not zeroed.
     let page: Box<[Slot<T>]> = (0..len).map(|_| Slot::new()).collect();
     Box::into_raw(page).cast::<Slot<T>>()
 }
 
-#[cfg(loom)]
+#[cfg(handles_loom)]
 unsafe fn free_slots<T>(base: *mut Slot<T>, len: usize) {
     // SAFETY: `base` came from `Box::into_raw` of a boxed slice of `len` slots.
     drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(base, len)) });

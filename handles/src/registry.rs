@@ -115,7 +115,7 @@ impl Record {
     }
 
     /// Counts one failed handle check of kind `kind` (owner only).
-    #[cfg(not(loom))]
+    #[cfg(not(handles_loom))]
     pub(crate) fn count_failure(&self, kind: usize) {
         let cell = &self.failures[kind];
         // Only the owner writes the counter, so load + store loses nothing; ownership passes
@@ -194,7 +194,7 @@ impl Registry {
                     .compare_exchange(word, me, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
-                #[cfg(loom)]
+                #[cfg(handles_loom)]
                 assert!(
                     !rec.has_hazards(),
                     "claimed a record that carries another thread's hazards"
@@ -240,7 +240,7 @@ impl Registry {
     pub(crate) fn release(&self, rec: &Record) {
         // Only the owner writes the word while it is claimed: this reads our own claim.
         let word = rec.owner.load(Ordering::Relaxed);
-        if cfg!(any(debug_assertions, loom)) {
+        if cfg!(any(debug_assertions, handles_loom)) {
             assert_eq!(
                 word,
                 token(),
@@ -296,7 +296,7 @@ impl Registry {
     }
 }
 
-#[cfg(loom)]
+#[cfg(handles_loom)]
 impl Drop for Registry {
     fn drop(&mut self) {
         // Loom recreates the registry for every execution; free the records it allocated.
@@ -316,21 +316,21 @@ impl Drop for Registry {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 static REGISTRY: Registry = Registry::new();
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 #[inline(always)]
 pub(crate) fn registry() -> &'static Registry {
     &REGISTRY
 }
 
-#[cfg(loom)]
+#[cfg(handles_loom)]
 loom::lazy_static! {
     static ref REGISTRY: Registry = Registry::new();
 }
 
-#[cfg(loom)]
+#[cfg(handles_loom)]
 pub(crate) fn registry() -> &'static Registry {
     &REGISTRY
 }
@@ -339,7 +339,7 @@ pub(crate) fn registry() -> &'static Registry {
 /// record whose first hazard cell is permanently non-zero. The lookup fast path tests that
 /// cell anyway (is it free?), so an unregistered thread lands on the slow path without a
 /// separate null check. It is not in the registry list, so reclaimers never see it.
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 static UNREGISTERED: Record = Record {
     hazards: [
         AtomicUsize::new(usize::MAX),
@@ -356,10 +356,10 @@ static UNREGISTERED: Record = Record {
 };
 
 /// Releases the thread's record when the thread exits.
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 struct ExitHook;
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 impl Drop for ExitHook {
     fn drop(&mut self) {
         // (A fork from a signal handler between these two steps leaves the record ours in the
@@ -372,7 +372,7 @@ impl Drop for ExitHook {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 thread_local! {
     // No destructor, const-initialised: reading it is a single TLS load on the fast path, and
     // it stays readable while other thread-locals are destroyed. Its address is the thread's
@@ -388,14 +388,14 @@ thread_local! {
 /// read at any time, during thread-local teardown and in a signal handler too (the cell has no
 /// destructor and needs no initialisation), and after `fork()` the child's only thread has the
 /// token of the parent thread that forked.
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 fn token() -> usize {
     CURRENT.with(|c| ptr::from_ref(c) as usize)
 }
 
 /// This thread's record, or the `UNREGISTERED` sentinel: no checks, for the lookup fast path.
 /// Pass it through [`resolve`] before using anything but its first hazard cell.
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 #[inline(always)]
 pub(crate) fn current_record() -> &'static Record {
     // SAFETY: the cell holds a registered record (never freed while the registry lives) or
@@ -405,7 +405,7 @@ pub(crate) fn current_record() -> &'static Record {
 
 /// Turns the result of [`current_record`] into a real record, registering the thread if it
 /// holds the sentinel; `None` while the thread's thread-locals are being destroyed.
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 #[inline]
 pub(crate) fn resolve(rec: &'static Record) -> Option<&'static Record> {
     if ptr::eq(rec, &UNREGISTERED) {
@@ -419,13 +419,13 @@ pub(crate) fn resolve(rec: &'static Record) -> Option<&'static Record> {
 ///
 /// `None` while the thread's thread-locals are being destroyed (a value dropped from another
 /// thread-local's destructor): callers then use paths that need no record.
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 #[inline(always)]
 pub(crate) fn current() -> Option<&'static Record> {
     resolve(current_record())
 }
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 #[cold]
 fn register_current() -> Option<&'static Record> {
     // Touching EXIT registers its destructor; it fails once thread-local teardown has begun,
@@ -444,7 +444,7 @@ fn register_current() -> Option<&'static Record> {
 }
 
 /// Test-only hooks into registration, to force interleavings with `fork()`.
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(handles_loom)))]
 pub(crate) mod hooks {
     use core::cell::Cell;
     use std::thread::LocalKey;
@@ -472,19 +472,19 @@ pub(crate) mod hooks {
 // Under loom, thread-local destructors run outside the execution that created them, so the
 // record lives in a plain cell and loom models call `exit_current` where a real thread's
 // `ExitHook` would run. Both paths release through `Registry::release`.
-#[cfg(loom)]
+#[cfg(handles_loom)]
 loom::thread_local! {
     static LOCAL: core::cell::Cell<*const Record> = core::cell::Cell::new(ptr::null());
 }
 
 /// The calling thread's token (see the non-loom `token`): the address of its `LOCAL` cell,
 /// which loom keeps for the whole execution.
-#[cfg(loom)]
+#[cfg(handles_loom)]
 fn token() -> usize {
     LOCAL.with(|local| ptr::from_ref(local) as usize)
 }
 
-#[cfg(loom)]
+#[cfg(handles_loom)]
 pub(crate) fn current() -> Option<&'static Record> {
     let rec = LOCAL
         .try_with(|local| {
@@ -500,18 +500,18 @@ pub(crate) fn current() -> Option<&'static Record> {
 
 /// Under loom a model thread always has its record (no thread-local teardown happens inside a
 /// model), so there is no sentinel.
-#[cfg(loom)]
+#[cfg(handles_loom)]
 pub(crate) fn current_record() -> &'static Record {
     current().expect("loom model threads never look up during thread-local teardown")
 }
 
-#[cfg(loom)]
+#[cfg(handles_loom)]
 pub(crate) fn resolve(rec: &'static Record) -> Option<&'static Record> {
     Some(rec)
 }
 
 /// What a thread's exit hook does, for loom models (see `LOCAL`).
-#[cfg(all(loom, test))]
+#[cfg(all(handles_loom, test))]
 pub(crate) fn exit_current() {
     let rec = LOCAL.with(|local| local.replace(ptr::null()));
     if !rec.is_null() {
@@ -532,7 +532,7 @@ pub(crate) fn counts() -> (usize, usize) {
     registry().counts()
 }
 
-#[cfg(all(unix, not(any(loom, miri))))]
+#[cfg(all(unix, not(any(handles_loom, miri))))]
 pub(crate) mod fork {
     //! After `fork()` only the forking thread exists in the child. Records claimed by the other
     //! threads would stay claimed forever, and their hazards would block reclamation forever.

@@ -73,9 +73,9 @@ impl<T> Shard<T> {
                     exhausted: AtomicU64::new(0),
                     kept: AtomicU64::new(0),
                 },
-                #[cfg(not(loom))]
+                #[cfg(not(handles_loom))]
                 pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
-                #[cfg(loom)]
+                #[cfg(handles_loom)]
                 pages: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             }
         }
@@ -193,7 +193,7 @@ impl<T> Shard<T> {
         }
         // Chain it from the previous page for leak checkers (see `page.rs`). Indices are handed
         // out in order, so page p - 1 was installed before anyone needed page p.
-        #[cfg(not(loom))]
+        #[cfg(not(handles_loom))]
         if installed && p > 0 {
             let prev = self.pages[p - 1].load(Ordering::Acquire);
             if !prev.is_null() {
@@ -299,10 +299,10 @@ impl<T> Shard<T> {
 }
 
 // Shards are 256 bytes, so selecting one is a shift and a mask (see `page.rs`).
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 const _: () = assert!(core::mem::size_of::<Shard<u64>>() == 256);
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(handles_loom)))]
 mod tests {
     use super::*;
     use crate::slot::FREE_FOR_TESTS;

@@ -115,7 +115,7 @@ pub(crate) struct Slot<T> {
 }
 
 impl<T> Slot<T> {
-    #[cfg(loom)]
+    #[cfg(handles_loom)]
     pub(crate) fn new() -> Self {
         Slot {
             state: AtomicU64::new(0),
@@ -167,7 +167,7 @@ impl<T> Slot<T> {
 }
 
 /// A FREE state word (generation 1, no link) for unit tests of the lists.
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(handles_loom)))]
 pub(crate) const FREE_FOR_TESTS: u64 = 1 << GEN_SHIFT;
 
 /// True when the state word says the cell holds a value.

@@ -1,12 +1,12 @@
 //! The one place that chooses between `std` and `loom` primitives.
 //!
 //! Every atomic, fence and cell that takes part in a concurrency protocol is imported from here,
-//! so `RUSTFLAGS="--cfg loom"` swaps all of them for loom's model-checked versions at once.
+//! so `RUSTFLAGS="--cfg handles_loom"` swaps all of them for loom's model-checked versions at once.
 //! Code outside this module never names `std::sync::atomic` for protocol state.
 
-#[cfg(loom)]
+#[cfg(handles_loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, fence};
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, fence};
 
 pub(crate) use std::sync::atomic::Ordering;
@@ -14,9 +14,9 @@ pub(crate) use std::sync::atomic::Ordering;
 /// Declares `const fn` items that are plain `fn` under loom (whose atomics are not const).
 macro_rules! const_fn {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($args:tt)*) -> $ret:ty $body:block) => {
-        #[cfg(not(loom))]
+        #[cfg(not(handles_loom))]
         $(#[$m])* $vis const fn $name($($args)*) -> $ret $body
-        #[cfg(loom)]
+        #[cfg(handles_loom)]
         $(#[$m])* $vis fn $name($($args)*) -> $ret $body
     };
 }
@@ -24,15 +24,15 @@ pub(crate) use const_fn;
 
 /// An `UnsafeCell` with loom's closure-based access API, so loom can check every access to the
 /// stored value for data races (for example a reader borrowing a value while it is dropped).
-#[cfg(loom)]
+#[cfg(handles_loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 #[derive(Debug)]
 #[repr(transparent)]
 pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(handles_loom))]
 impl<T> UnsafeCell<T> {
     #[allow(dead_code)] // pages are zero-allocated outside loom; kept for parity with loom's API
     pub(crate) const fn new(value: T) -> Self {

@@ -103,9 +103,9 @@ impl<T: Send + Sync> HandleTable<T> {
         /// ```
         pub fn with_max_generation(max: u32) -> HandleTable<T> {
             HandleTable {
-                #[cfg(not(loom))]
+                #[cfg(not(handles_loom))]
                 shards: [const { Shard::new() }; SHARDS],
-                #[cfg(loom)]
+                #[cfg(handles_loom)]
                 shards: core::array::from_fn(|_| Shard::new()),
                 tag: AtomicU64::new(0),
                 max_generation: if max > MAX_GENERATION { MAX_GENERATION } else { max },
@@ -393,7 +393,7 @@ impl<T: Send + Sync> HandleTable<T> {
 
     /// `get` as a thread in thread-local teardown does it (a temporary record), for loom
     /// models, where a model thread otherwise always has its record.
-    #[cfg(all(loom, test))]
+    #[cfg(all(handles_loom, test))]
     pub(crate) fn get_in_teardown(&self, handle: Handle) -> Result<Guard<'_, T>, Error> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return Err(self.classify(handle, None));

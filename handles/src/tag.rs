@@ -92,12 +92,12 @@ pub(crate) fn release(lease: Lease, next_floor: u32) {
 }
 
 /// Whether `tag` can never be handed out again (its generations are spent).
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(handles_loom)))]
 pub(crate) fn is_spent(tag: u32) -> bool {
     FLOOR[tag as usize].load(Ordering::Relaxed) > MAX_GENERATION
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(handles_loom)))]
 mod tests {
     use super::*;
 
