@@ -4,7 +4,7 @@
 //!   failure path (`classify`), by the record's owner, with a plain load and store: a failed
 //!   lookup writes no memory other threads write, and a successful one writes nothing.
 //! * **Diagnosis** reads the slot's state word once. Besides the occupant's generation it holds,
-//!   in the ENDED, FREE and RETIRED states, how the last occupant ended (`slot.rs`, end codes),
+//!   in the ENDED, FREE and EXHAUSTED states, how the last occupant ended (`slot.rs`, end codes),
 //!   so a stale handle's end is known until its slot is reused.
 //! * **Leak reports** walk the used slots and visit each live or revoked-but-referenced entry
 //!   under a hazard, like a scoped lookup (no lock; the visitor may call into any table).
@@ -12,56 +12,14 @@
 //!   [`HandleTable::report_leaks_at_exit`] print their leak report to stderr when the process
 //!   exits (an `atexit` hook, registered on the first registration).
 
-use crate::error::Error;
+use crate::error::{EndReason, Error};
+use crate::global;
 use crate::guard::{Guard, Hold};
 use crate::handle::Handle;
-use crate::registry;
-use crate::slot::{
-    END_RELEASED, END_REVOKED, END_TAKEN, LIVE, PAYLOAD_MASK, REVOKED, Slot, TAKING,
-};
-use crate::slot::{identity_of, is_counted_for};
+use crate::slot::{LIVE, PAYLOAD_MASK, REVOKED, Slot, TAKING, identity_of, is_counted_for};
 use crate::sync::Ordering;
 use crate::table::HandleTable;
 use core::fmt;
-
-/// How an entry ended: what made its handle stale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EndReason {
-    /// Its last reference was released ([`HandleTable::release`] to zero).
-    Released,
-    /// It was revoked ([`HandleTable::revoke`]); references taken before may have kept it
-    /// alive a while longer, but no new lookup could reach it after the revoke.
-    Revoked,
-    /// Its value was moved out with [`HandleTable::take`].
-    Taken,
-}
-
-impl EndReason {
-    pub(crate) fn from_code(code: u64) -> Option<EndReason> {
-        match code {
-            END_RELEASED => Some(EndReason::Released),
-            END_REVOKED => Some(EndReason::Revoked),
-            END_TAKEN => Some(EndReason::Taken),
-            _ => None,
-        }
-    }
-
-    /// A short, stable, lower-case name: `"released"`, `"revoked"`, `"taken"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Released => "released",
-            EndReason::Revoked => "revoked",
-            EndReason::Taken => "taken",
-        }
-    }
-}
-
-impl fmt::Display for EndReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a table knows about a handle, from [`HandleTable::diagnose`].
 ///
@@ -206,121 +164,6 @@ impl fmt::Display for LeakReport {
     }
 }
 
-/// Failed handle checks by reason, summed over all threads and all tables of the process
-/// (see [`ThreadStats::failures`](crate::ThreadStats::failures)).
-///
-/// Counted whenever an operation (lookup, retain, release, revoke, take, ...) rejects a
-/// handle. A stale handle is counted under the reason its slot showed to the failing
-/// operation itself.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Failures {
-    /// Handles never issued by the table (forged, corrupted).
-    pub invalid: u64,
-    /// Handles of another table.
-    pub wrong_table: u64,
-    /// Operations that raced with a `take`.
-    pub busy: u64,
-    /// Stale handles whose entry was released to zero.
-    pub stale_released: u64,
-    /// Stale handles whose entry was revoked.
-    pub stale_revoked: u64,
-    /// Stale handles whose entry was taken.
-    pub stale_taken: u64,
-    /// Stale handles whose slot had been reused (reason no longer known).
-    pub stale_unknown: u64,
-}
-
-impl Failures {
-    /// All stale-handle failures.
-    pub fn stale(&self) -> u64 {
-        self.stale_released + self.stale_revoked + self.stale_taken + self.stale_unknown
-    }
-
-    /// All failures.
-    pub fn total(&self) -> u64 {
-        self.invalid + self.wrong_table + self.busy + self.stale()
-    }
-
-    fn from_counts(c: [u64; FAILURE_KINDS]) -> Failures {
-        Failures {
-            invalid: c[0],
-            wrong_table: c[1],
-            busy: c[2],
-            stale_released: c[3],
-            stale_revoked: c[4],
-            stale_taken: c[5],
-            stale_unknown: c[6],
-        }
-    }
-}
-
-/// Number of failure counters per thread record.
-pub(crate) const FAILURE_KINDS: usize = 7;
-
-fn failure_kind(error: Error, ended: Option<EndReason>) -> Option<usize> {
-    Some(match (error, ended) {
-        (Error::Invalid, _) => 0,
-        (Error::WrongTable, _) => 1,
-        (Error::Busy, _) => 2,
-        (Error::Stale, Some(EndReason::Released)) => 3,
-        (Error::Stale, Some(EndReason::Revoked)) => 4,
-        (Error::Stale, Some(EndReason::Taken)) => 5,
-        (Error::Stale, None) => 6,
-        _ => return None,
-    })
-}
-
-/// Failures of threads in thread-local teardown (no record of their own): rare, so shared.
-#[cfg(not(handles_loom))]
-static DETACHED_FAILURES: [std::sync::atomic::AtomicU64; FAILURE_KINDS] =
-    [const { std::sync::atomic::AtomicU64::new(0) }; FAILURE_KINDS];
-
-/// Counts a failed handle check (slow path only).
-#[inline]
-pub(crate) fn count_failure(error: Error, ended: Option<EndReason>) {
-    #[cfg(not(handles_loom))]
-    if let Some(kind) = failure_kind(error, ended) {
-        match registry::current() {
-            Some(rec) => rec.count_failure(kind),
-            None => {
-                DETACHED_FAILURES[kind].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-    }
-    #[cfg(handles_loom)]
-    let _ = (error, ended, failure_kind);
-}
-
-/// The failure counters of every thread record, summed.
-pub(crate) fn failures() -> Failures {
-    let mut sum = [0u64; FAILURE_KINDS];
-    for rec in registry::registry().iter() {
-        for (s, c) in sum.iter_mut().zip(rec.failures()) {
-            *s = s.wrapping_add(c);
-        }
-    }
-    #[cfg(not(handles_loom))]
-    for (s, c) in sum.iter_mut().zip(&DETACHED_FAILURES) {
-        *s = s.wrapping_add(c.load(std::sync::atomic::Ordering::Relaxed));
-    }
-    Failures::from_counts(sum)
-}
-
-/// Counters of one shard, from [`HandleTable::shard_stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ShardStats {
-    /// Live entries whose slot is in this shard.
-    pub live: usize,
-    /// Slots in the shard's allocated pages.
-    pub slots: usize,
-    /// Pages allocated.
-    pub pages: usize,
-    /// Ended entries awaiting a reclamation pass.
-    pub pending_drops: usize,
-}
-
 impl<T: Send + Sync> HandleTable<T> {
     /// What the table knows about `handle` now: live (with its reference count), or why a
     /// lookup fails, and for a stale handle how its entry ended while the slot still records
@@ -416,53 +259,18 @@ impl<T: Send + Sync> HandleTable<T> {
         }
     }
 
-    /// Per-shard counters: live entries, slots, pages and pending drops of each of the 64
-    /// shards, in shard order.
-    ///
-    /// ```
-    /// let table = handles::HandleTable::new();
-    /// table.insert(1);
-    /// let shards = table.shard_stats();
-    /// assert_eq!(shards.len(), 64);
-    /// assert_eq!(shards.iter().map(|s| s.live).sum::<usize>(), 1);
-    /// ```
-    pub fn shard_stats(&self) -> Vec<ShardStats> {
-        (0..crate::handle::SHARDS)
-            .map(|i| {
-                let shard = self.shard(i);
-                ShardStats {
-                    live: shard.live().max(0) as usize,
-                    slots: shard.capacity() as usize,
-                    pages: shard.pages().count(),
-                    pending_drops: shard.retired_len() as usize,
-                }
-            })
-            .collect()
-    }
-
     /// A guard on `slot` if it holds counted references (LIVE or REVOKED) for `handle`, and
-    /// the state seen. The hazard protocol of `protect_as`, with a wider check: a REVOKED value
-    /// stays in place until its entry ends and a reclamation pass that sees no hazard on it.
+    /// the state seen: a REVOKED value stays in place until its entry ends and a reclamation
+    /// pass sees no hazard on it, so it may be read under a hazard like a live one.
     fn get_counted<'a>(&'a self, handle: Handle, slot: &'a Slot<T>) -> Option<(Guard<'a, T>, u64)> {
-        let hold = match registry::resolve(registry::current_record()) {
+        let hold = match global::local() {
             Some(record) => Hold::Hazard(record.free_hazard()),
-            None => {
-                let record = registry::claim_temporary();
-                Hold::Detached(record.free_hazard(), record)
-            }
+            None => HandleTable::<T>::detached_hold(),
         };
-        let hazard = match &hold {
-            Hold::Hazard(h) | Hold::Detached(h, _) => *h,
-        };
-        match HandleTable::protect_as(handle, slot, hazard, is_counted_for) {
-            Ok(state) => Some((Guard::new(slot, hold), state)),
-            Err(_) => {
-                if let Hold::Detached(_, record) = hold {
-                    registry::registry().release(record);
-                }
-                None
-            }
-        }
+        // SAFETY: `Guard::protect`'s requirements: 1. a free cell of this thread's record, or of a temporary
+        // record it claimed; 2. `is_counted_for` accepts only LIVE or REVOKED for the handle;
+        // 3. `slot` is in a page of `self`.
+        unsafe { Guard::protect::<true>(slot, hold, handle.into_raw(), is_counted_for) }.ok()
     }
 }
 

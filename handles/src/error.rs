@@ -1,5 +1,6 @@
 //! Typed failures. Every failed call changes nothing.
 
+use crate::slot::{END_RELEASED, END_REVOKED, END_TAKEN};
 use core::fmt;
 
 /// Why an operation on a handle failed. A failed operation never changes the table.
@@ -80,3 +81,75 @@ impl<T> fmt::Display for InsertError<T> {
 }
 
 impl<T> std::error::Error for InsertError<T> {}
+
+/// How an entry ended: what made its handle stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// Its last reference was released ([`HandleTable::release`] to zero).
+    Released,
+    /// It was revoked ([`HandleTable::revoke`]); references taken before may have kept it
+    /// alive a while longer, but no new lookup could reach it after the revoke.
+    Revoked,
+    /// Its value was moved out with [`HandleTable::take`].
+    Taken,
+}
+
+impl EndReason {
+    pub(crate) fn from_code(code: u64) -> Option<EndReason> {
+        match code {
+            END_RELEASED => Some(EndReason::Released),
+            END_REVOKED => Some(EndReason::Revoked),
+            END_TAKEN => Some(EndReason::Taken),
+            _ => None,
+        }
+    }
+
+    /// A short, stable, lower-case name: `"released"`, `"revoked"`, `"taken"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Released => "released",
+            EndReason::Revoked => "revoked",
+            EndReason::Taken => "taken",
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of failed handle checks that thread records count (read as
+/// [`Failures`](crate::Failures)): one counter per kind, indexed by the discriminant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FailureKind {
+    Invalid,
+    WrongTable,
+    Busy,
+    StaleReleased,
+    StaleRevoked,
+    StaleTaken,
+    StaleUnknown,
+}
+
+impl FailureKind {
+    /// Number of kinds: the length of a record's counter array.
+    pub(crate) const COUNT: usize = FailureKind::StaleUnknown as usize + 1;
+
+    /// The kind a failed check with `error` (and for stale handles, how the entry `ended`)
+    /// counts as; `None` for errors that are not handle checks (`Null`, `Full`).
+    pub(crate) fn of(error: Error, ended: Option<EndReason>) -> Option<FailureKind> {
+        Some(match (error, ended) {
+            (Error::Invalid, _) => FailureKind::Invalid,
+            (Error::WrongTable, _) => FailureKind::WrongTable,
+            (Error::Busy, _) => FailureKind::Busy,
+            (Error::Stale, Some(EndReason::Released)) => FailureKind::StaleReleased,
+            (Error::Stale, Some(EndReason::Revoked)) => FailureKind::StaleRevoked,
+            (Error::Stale, Some(EndReason::Taken)) => FailureKind::StaleTaken,
+            (Error::Stale, None) => FailureKind::StaleUnknown,
+            _ => return None,
+        })
+    }
+}

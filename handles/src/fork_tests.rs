@@ -1,9 +1,11 @@
 //! `fork()` at the awkward moments of registration and thread teardown, forced with the
-//! test-only hooks of `registry::hooks`. Each child runs the library only (it allocates, which
+//! test-only hooks of `global::hooks`. Each child runs the library only (it allocates, which
 //! glibc makes safe after a fork), reports through raw `write(2)`, and `_exit`s; an alarm kills
 //! a child that hangs, so a deadlock fails the test instead of hanging it.
 
-use crate::registry::{self, fork, hooks};
+use crate::fork;
+use crate::global::{self, hooks};
+use crate::registry;
 use crate::{Guard, Handle, HandleTable};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -100,17 +102,17 @@ fn probe(id: u64, drops: &Arc<AtomicUsize>) -> Probe {
 /// them is `mine` and that exactly `held_back` free records could not be claimed (a new record
 /// was allocated instead), then releases them.
 fn claim_every_free_record(mine: Option<&registry::Record>, held_back: usize) {
-    let (records, active) = registry::counts();
+    let (records, active) = global::counts();
     let temps: Vec<&registry::Record> = (0..records - active)
-        .map(|_| registry::claim_temporary())
+        .map(|_| global::claim_temporary())
         .collect();
-    let (after, _) = registry::counts();
+    let (after, _) = global::counts();
     for t in &temps {
         assert!(
             mine.is_none_or(|m| !core::ptr::eq(*t, m)),
             "another claim was handed this thread's record"
         );
-        registry::registry().release(t);
+        global::release_temporary(t);
     }
     assert_eq!(
         after - records,
@@ -168,7 +170,7 @@ fn fork_while_another_thread_installs_the_handler() {
             assert!(fork::installed());
             table.revoke(h).unwrap();
             assert_eq!(table.flush(), 0);
-            assert_eq!(registry::counts().1, 1);
+            assert_eq!(global::counts().1, 1);
         });
         FORKED.store(true, Ordering::SeqCst);
         result
@@ -197,14 +199,14 @@ impl Drop for ForkInTeardown {
             return;
         };
         let result = (|| {
-            if registry::current().is_some() {
+            if global::local().is_some() {
                 return Err("the exit hook has not run yet".to_string());
             }
             let g = TEARDOWN_TABLE.get(detached).map_err(|e| e.to_string())?;
             fork_run(|| {
                 // Only this thread exists, and it holds two guards: one on the record the exit
                 // hook released (kept in `LATE_GUARD`), one on a temporary record.
-                assert_eq!(registry::counts().1, 1, "the temporary record was released");
+                assert_eq!(global::counts().1, 1, "the temporary record was released");
                 TEARDOWN_TABLE.revoke(late).unwrap();
                 TEARDOWN_TABLE.revoke(detached).unwrap();
                 assert_eq!(
@@ -216,7 +218,7 @@ impl Drop for ForkInTeardown {
                 assert_eq!(g.drops.load(Ordering::SeqCst), 0);
                 // The released record keeps the late guard's hazard, so it is not claimable.
                 claim_every_free_record(None, 1);
-                assert_eq!(registry::counts().1, 1);
+                assert_eq!(global::counts().1, 1);
             })
         })();
         let _ = verdict.send(result);
@@ -298,8 +300,8 @@ fn fork_from_signal_handler_between_claim_and_store() {
         let pid = FORK_PID.load(Ordering::SeqCst);
         if pid == 0 {
             run_child(|| {
-                let mine = registry::current().unwrap();
-                assert_eq!(registry::counts().1, 1, "this thread's record was released");
+                let mine = global::local().unwrap();
+                assert_eq!(global::counts().1, 1, "this thread's record was released");
                 claim_every_free_record(Some(mine), 0);
                 assert_eq!(table.with(h, |v| *v), Ok(3));
                 table.revoke(h).unwrap();
@@ -368,7 +370,7 @@ fn fork_clears_hazards_of_other_threads_late_guards() {
         let drops = child_drops;
         let g = LATE_TABLE.get(ours).unwrap();
         fork_run(|| {
-            assert_eq!(registry::counts().1, 1);
+            assert_eq!(global::counts().1, 1);
             LATE_TABLE.revoke(theirs).unwrap();
             LATE_TABLE.revoke(ours).unwrap();
             assert_eq!(

@@ -12,7 +12,7 @@
 //! * `tag` identifies the table that issued the handle (1..=1023; never 0, so a handle is never
 //!   0). A handle from another table fails the tag check with [`Error::WrongTable`].
 //! * `generation` counts how many times the slot has been reused. A slot whose generation
-//!   would wrap is retired forever, so a handle value is never issued twice by one table.
+//!   would wrap is exhausted forever, so a handle value is never issued twice by one table.
 //!
 //! The top 36 bits (`tag` and `generation`) sit at the same positions as in a slot's state word,
 //! so one XOR and one mask compare a handle against the slot's current occupant.

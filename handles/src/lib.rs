@@ -61,6 +61,9 @@ mod barrier;
 pub mod callback;
 mod diag;
 mod error;
+#[cfg(all(unix, not(any(handles_loom, miri))))]
+mod fork;
+mod global;
 mod guard;
 mod handle;
 mod page;
@@ -69,6 +72,7 @@ mod reclaim;
 mod registry;
 mod shard;
 mod slot;
+mod stats;
 mod sync;
 mod table;
 mod tag;
@@ -82,13 +86,13 @@ mod loom_models;
 #[cfg(all(test, not(handles_loom)))]
 mod tests;
 
-pub use diag::{
-    Diagnosis, EndReason, Failures, LeakReport, LiveEntry, ShardStats, at_exit_if_enabled,
-    leak_report_enabled,
-};
-pub use error::{Error, InsertError};
+pub use diag::{Diagnosis, LeakReport, LiveEntry};
+#[doc(hidden)]
+pub use diag::{at_exit_if_enabled, leak_report_enabled};
+pub use error::{EndReason, Error, InsertError};
 pub use guard::Guard;
 pub use handle::Handle;
+pub use stats::{Failures, ShardStats, Stats, ThreadStats, thread_stats};
 pub use table::HandleTable;
 
 impl TryFrom<u64> for Handle {
@@ -102,60 +106,3 @@ impl TryFrom<u64> for Handle {
 
 /// Number of shards in every table: the length of [`HandleTable::shard_stats`].
 pub const SHARDS: usize = handle::SHARDS;
-
-/// Counters describing one table, from [`HandleTable::stats`]. Per-shard figures come from
-/// [`HandleTable::shard_stats`]; failed lookups by reason from [`thread_stats`] (they are
-/// counted per thread, over all tables).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Live entries.
-    pub live: usize,
-    /// Ended entries whose values await a reclamation pass (or a borrower to finish).
-    pub pending_drops: usize,
-    /// Slots in allocated pages.
-    pub slots: usize,
-    /// Pages allocated, over all shards.
-    pub pages: usize,
-    /// Slots retired for good because their generation was exhausted.
-    pub exhausted_slots: usize,
-    /// Bytes the table occupies: the table itself plus its pages.
-    pub bytes: usize,
-}
-
-/// Process-wide counters of the thread registry, from [`thread_stats`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ThreadStats {
-    /// Thread records ever allocated: the peak number of threads that used tables at once.
-    pub records: usize,
-    /// Records held by live threads right now.
-    pub active: usize,
-    /// Whether scoped lookups run fence-free (Linux `membarrier` available).
-    pub asymmetric_barrier: bool,
-    /// Failed handle checks by reason, over all threads and tables. Counted per thread on the
-    /// failure path only, so successful lookups pay nothing for them.
-    pub failures: Failures,
-}
-
-/// Counters of the process-wide thread registry, shared by all tables.
-///
-/// Records are recycled when threads exit, so `records` stays at the peak number of threads
-/// alive at once, however many threads come and go.
-///
-/// ```
-/// let table = handles::HandleTable::new();
-/// let h = table.insert(1);
-/// std::thread::spawn(move || { table.with(h, |_| ()).unwrap(); }).join().unwrap();
-/// let stats = handles::thread_stats();
-/// assert!(stats.records >= 1);
-/// ```
-pub fn thread_stats() -> ThreadStats {
-    let (records, active) = registry::counts();
-    ThreadStats {
-        records,
-        active,
-        asymmetric_barrier: barrier::is_asymmetric(),
-        failures: diag::failures(),
-    }
-}

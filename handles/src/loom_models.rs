@@ -20,7 +20,7 @@ mod thread {
     ) -> JoinHandle<R> {
         loom::thread::spawn(move || {
             let result = f();
-            crate::registry::exit_current();
+            crate::global::exit_current();
             result
         })
     }
@@ -320,7 +320,7 @@ fn thread_exit_recycling() {
         second.join().unwrap();
         assert_eq!(table.flush(), 0, "no hazard survives its thread");
         assert_eq!(drops.load(Ordering::SeqCst), 1);
-        let (records, _) = crate::registry::counts();
+        let (records, _) = crate::global::counts();
         assert!(
             records <= 2,
             "model thread + one recycled record, got {records}"
@@ -345,7 +345,7 @@ fn records_claimed_during_thread_teardown() {
             thread::spawn(move || {
                 let late = table.get(h).ok();
                 // The exit hook runs; `late` lives on, as in another thread-local.
-                crate::registry::exit_current();
+                crate::global::exit_current();
                 if let Ok(g) = table.get_in_teardown(h) {
                     g.read();
                 }
@@ -626,7 +626,7 @@ fn concurrent_passes_on_one_shard() {
 }
 
 /// Generation exhaustion under concurrency: a slot that reaches the table's last generation
-/// is retired, never reused, even while a lookup of its last handle is in flight; the old
+/// is exhausted, never reused, even while a lookup of its last handle is in flight; the old
 /// handle stays stale and the next insert gets another slot.
 #[test]
 fn generation_exhaustion_vs_lookup() {

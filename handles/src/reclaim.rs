@@ -1,7 +1,7 @@
 //! Reclamation: dropping ended values once no scoped lookup can be reading them.
 //!
-//! An entry that ends (last reference released, or removed with no other references) moves to
-//! ENDED and onto its shard's retire list. Readers never write shared memory, so the remover
+//! An entry that ends (last reference released, or revoked with no other references) moves to
+//! ENDED and onto its shard's retire list. Readers never write shared memory, so the revoker
 //! cannot know cheaply whether some thread is inside `with` on that slot. Instead, reclamation
 //! works in batches:
 //!
@@ -11,18 +11,18 @@
 //! 3. snapshot all hazards (sorted) from the thread registry;
 //! 4. for each ended slot: if a hazard names it, put it back on the retire list for the next
 //!    pass; otherwise drop the value and put the slot on the free list with the next
-//!    generation, or retire the slot for good if its generation is exhausted.
+//!    generation, or mark the slot EXHAUSTED for good if its generation is used up.
 //!
 //! No lock is held anywhere, so a value's `Drop` may call back into any table. A panicking
 //! `Drop` does not stop the pass: every other slot is still processed, then the first panic
 //! resumes (later payloads are dropped, and forgotten if their own `Drop` panics).
 
 use crate::barrier;
+use crate::global::registry;
 use crate::handle::GEN_SHIFT;
 use crate::panics::FirstPanic;
-use crate::registry::registry;
 use crate::shard::Shard;
-use crate::slot::{ENDED, PAYLOAD_MASK, RETIRED, Slot, generation_of, identity_of};
+use crate::slot::{DROPPING, ENDED, EXHAUSTED, PAYLOAD_MASK, Slot, generation_of, identity_of};
 use crate::sync::Ordering;
 use crate::table::{HandleTable, RECLAIM_BATCH};
 
@@ -71,10 +71,10 @@ impl<T: Send + Sync> HandleTable<T> {
                 continue;
             }
             // Mark the cell empty before dropping: if the process forks mid-drop, the child
-            // sees a retired slot without a value and never drops it a second time.
-            // (RETIRED also keeps stale handles classified as stale.)
+            // sees a slot without a value and never drops it a second time. (DROPPING also
+            // keeps stale handles classified as stale.)
             slot.state
-                .store(identity_of(state) | RETIRED, Ordering::Relaxed);
+                .store(identity_of(state) | DROPPING, Ordering::Relaxed);
             panic.catch(|| {
                 // SAFETY: the slot is ENDED (no references), it was taken off the retire list
                 // by this pass alone, and no hazard names it after the heavy barrier, so no
@@ -95,8 +95,8 @@ impl<T: Send + Sync> HandleTable<T> {
         remaining
     }
 
-    /// Returns an emptied slot to its shard: free with the next generation, or retired for
-    /// good when the generation is exhausted (so a handle value is never issued twice).
+    /// Returns an emptied slot to its shard: free with the next generation, or EXHAUSTED for
+    /// good when the generation is used up (so a handle value is never issued twice).
     pub(crate) fn recycle(&self, shard_index: usize, index: u64, slot: &Slot<T>, identity: u64) {
         let max_generation = self.max_generation();
         self.recycle_in(
@@ -117,7 +117,7 @@ impl<T: Send + Sync> HandleTable<T> {
         max_generation: u32,
     ) {
         if generation_of(identity) >= max_generation {
-            slot.state.store(identity | RETIRED, Ordering::Release);
+            slot.state.store(identity | EXHAUSTED, Ordering::Release);
             shard.note_exhausted();
         } else {
             shard.push_free(index, slot, identity + (1 << GEN_SHIFT));

@@ -1,8 +1,8 @@
 //! A shard: its pages, its free list, its retire list, and its counters.
 //!
 //! Threads insert into their *home* shard (chosen by their registry index), so inserts and
-//! removes from different threads touch different cache lines. The counters that inserts and
-//! removes write live on one cache line (`Meta`); the page pointers that lookups read live on
+//! revokes from different threads touch different cache lines. The counters that inserts and
+//! revokes write live on one cache line (`Meta`); the page pointers that lookups read live on
 //! other lines, so writers never invalidate what readers read.
 //!
 //! * **Free list**: a Treiber stack of slot indices linked through the slots' state words. The
@@ -16,8 +16,8 @@
 //! * **Retire list**: ended slots waiting for reclamation, linked the same way. The head packs
 //!   `index + 1` (low 23 bits) with a count. Only whole-list `swap` removes entries, so it needs
 //!   no ABA tag.
-//! * **Bump index**: the first never-used index; slots are handed out from it when the free list
-//!   is empty.
+//! * **Unused index** (`next_unused`): the first index never handed out; slots come from it
+//!   when the free list is empty, and every index below it is a used slot.
 
 use crate::page::{self, PAGES};
 use crate::slot::{PAYLOAD_MASK, Slot};
@@ -46,10 +46,11 @@ fn next_free_head(head: u64, link: u64) -> u64 {
 struct Meta {
     free: AtomicU64,
     retired: AtomicU64,
-    fresh: AtomicU64,
+    /// The first index never handed out.
+    next_unused: AtomicU64,
     /// Live entries (wrapping; summed as signed by `len`).
     live: AtomicU64,
-    /// Slots permanently retired because their generation is exhausted.
+    /// Slots EXHAUSTED for good (their generation used up).
     exhausted: AtomicU64,
     /// Entries the last reclamation pass had to keep (still borrowed).
     kept: AtomicU64,
@@ -68,7 +69,7 @@ impl<T> Shard<T> {
                 meta: Meta {
                     free: AtomicU64::new(0),
                     retired: AtomicU64::new(0),
-                    fresh: AtomicU64::new(0),
+                    next_unused: AtomicU64::new(0),
                     live: AtomicU64::new(0),
                     exhausted: AtomicU64::new(0),
                     kept: AtomicU64::new(0),
@@ -153,9 +154,10 @@ impl<T> Shard<T> {
         }
     }
 
-    /// Hands out a never-used index. With `grow == false`, only from pages already allocated.
-    pub(crate) fn bump(&self, grow: bool) -> Option<u64> {
-        let mut index = self.meta.fresh.load(Ordering::Relaxed);
+    /// Hands out the next unused index. With `grow == false`, only from pages already
+    /// allocated.
+    pub(crate) fn take_unused(&self, grow: bool) -> Option<u64> {
+        let mut index = self.meta.next_unused.load(Ordering::Relaxed);
         loop {
             if index >= crate::handle::SHARD_CAPACITY {
                 return None;
@@ -167,7 +169,7 @@ impl<T> Shard<T> {
                 }
                 self.install_page(p);
             }
-            match self.meta.fresh.compare_exchange_weak(
+            match self.meta.next_unused.compare_exchange_weak(
                 index,
                 index + 1,
                 Ordering::Relaxed,
@@ -264,9 +266,9 @@ impl<T> Shard<T> {
         self.meta.exhausted.load(Ordering::Relaxed)
     }
 
-    /// Never-used indices handed out so far.
-    pub(crate) fn fresh(&self) -> u64 {
-        self.meta.fresh.load(Ordering::Relaxed)
+    /// Indices handed out so far: every index below is a used slot.
+    pub(crate) fn used(&self) -> u64 {
+        self.meta.next_unused.load(Ordering::Relaxed)
     }
 
     /// Allocated pages: (page number, pre-offset pointer), in order.
@@ -278,12 +280,12 @@ impl<T> Shard<T> {
             .filter(|(_, ptr)| !ptr.is_null())
     }
 
-    /// Every slot ever handed out by the bump index, with its index, page by page.
+    /// Every slot ever handed out (every index below `next_unused`), page by page.
     pub(crate) fn used_slots(&self) -> impl Iterator<Item = (u64, &Slot<T>)> + '_ {
-        let fresh = self.fresh();
+        let used = self.used();
         self.pages().flat_map(move |(p, pre)| {
             let start = page::page_start(p);
-            let end = (start + page::page_len(p) as u64).min(fresh);
+            let end = (start + page::page_len(p) as u64).min(used);
             (start..end).map(move |index| {
                 // SAFETY: the page is installed and never freed while `self` is borrowed, and
                 // `index` lies inside it (see `page::alloc`).
@@ -314,8 +316,8 @@ mod tests {
         let max = !LINK; // counter all ones
         assert_eq!(next_free_head(max | 5, 7), 7, "wraps to counter 0");
         let shard: Shard<u64> = Shard::new();
-        let a = shard.bump(true).unwrap();
-        let b = shard.bump(true).unwrap();
+        let a = shard.take_unused(true).unwrap();
+        let b = shard.take_unused(true).unwrap();
         shard.meta.free.store(max - 2 * ABA_ONE, Ordering::Relaxed); // 3 steps below the wrap
         for _ in 0..4 {
             shard.push_free(a, shard.slot(a).unwrap(), FREE_FOR_TESTS);
@@ -329,7 +331,7 @@ mod tests {
             "it wrapped"
         );
         for (p, pre) in shard.pages() {
-            // SAFETY: the page came from `bump`'s `page::alloc(p)`, its slots hold no values
+            // SAFETY: the page came from `take_unused`'s `page::alloc(p)`, its slots hold no values
             // (none was written), and nothing borrows them any more.
             unsafe { page::free(p, pre) };
         }
@@ -350,8 +352,8 @@ mod tests {
         assert_eq!(advance(h0, 1 << (64 - LINK_BITS)), h0, "the period is 2^41");
         // The same with real operations: the stopped popper's CAS fails after an A-B-A cycle.
         let shard: Shard<u64> = Shard::new();
-        let a = shard.bump(true).unwrap();
-        let b = shard.bump(true).unwrap();
+        let a = shard.take_unused(true).unwrap();
+        let b = shard.take_unused(true).unwrap();
         shard.push_free(b, shard.slot(b).unwrap(), FREE_FOR_TESTS);
         shard.push_free(a, shard.slot(a).unwrap(), FREE_FOR_TESTS);
         let stale = shard.meta.free.load(Ordering::Relaxed); // top a, next b

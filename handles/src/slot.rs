@@ -17,21 +17,25 @@
 //! | `REVOKED`        | revoked, counted references outstanding   | reference count    |
 //! | `ENDED`          | count hit 0; value awaits reclamation     | next retired idx+1 |
 //! | `TAKING`         | `take` is checking for borrowers; 1 ref   | taker's token      |
-//! | `RETIRED`        | generation exhausted: never reused        | 0                  |
+//! | `EXHAUSTED`      | generation exhausted: never reused        | 0                  |
 //!
 //! For FREE slots the generation bits hold the generation the *next* occupant will get; for all
 //! other states, the current (or last) occupant's. The value cell holds an initialised `T`
-//! exactly in the LIVE, REVOKED and ENDED states.
+//! exactly in the LIVE, REVOKED, TAKING and ENDED states.
+//!
+//! A reclamation pass stores [`DROPPING`] (the `EXHAUSTED` bit) while it drops a value, before
+//! the slot goes FREE: a process forked mid-drop then sees a slot without a value that it never
+//! reuses, and stale handles to it stay stale.
 //!
 //! **End codes.** The tag field names the table only while the slot has an occupant that
-//! handles can reach (LIVE, REVOKED, TAKING). In the ENDED, FREE and RETIRED states the table's
+//! handles can reach (LIVE, REVOKED, TAKING). In the ENDED, FREE and EXHAUSTED states the table's
 //! tag is implied (every slot of a table carries the same tag, and no check reads it there:
 //! `is_live_for` and `is_counted_for` need the LIVE or REVOKED flag), so the field records how
 //! the last occupant ended instead: [`END_RELEASED`], [`END_REVOKED`] or [`END_TAKEN`]. The
 //! code survives reclamation and the free list, and is lost when the slot is reused.
 
 use crate::handle::{GEN_SHIFT, IDENTITY_MASK, TAG_MASK, TAG_SHIFT};
-use crate::sync::{AtomicU64, UnsafeCell};
+use crate::sync::{AtomicU64, Ordering, UnsafeCell};
 use core::mem::MaybeUninit;
 
 pub(crate) const PAYLOAD_MASK: u64 = (1 << 23) - 1;
@@ -39,17 +43,21 @@ pub(crate) const LIVE: u64 = 1 << 23;
 pub(crate) const REVOKED: u64 = 1 << 24;
 pub(crate) const ENDED: u64 = 1 << 25;
 pub(crate) const TAKING: u64 = 1 << 26;
-pub(crate) const RETIRED: u64 = 1 << 27;
+/// The slot's generation is exhausted: it holds no value and is never reused.
+pub(crate) const EXHAUSTED: u64 = 1 << 27;
+/// A reclamation pass is dropping the slot's value (transient, then FREE). The EXHAUSTED bit:
+/// no value (for `has_value`), no reuse, and stale for every handle.
+pub(crate) const DROPPING: u64 = EXHAUSTED;
 /// Largest reference count.
 pub(crate) const MAX_REFS: u64 = PAYLOAD_MASK;
 
-/// End code (ENDED, FREE, RETIRED states): the last reference was released.
+/// End code (ENDED, FREE, EXHAUSTED states): the last reference was released.
 pub(crate) const END_RELEASED: u64 = 1 << TAG_SHIFT;
 /// End code: the entry was revoked (`revoke`), possibly ending later at its last release.
 pub(crate) const END_REVOKED: u64 = 2 << TAG_SHIFT;
 /// End code: the value was moved out with `take`.
 pub(crate) const END_TAKEN: u64 = 3 << TAG_SHIFT;
-/// The tag field, which holds an end code in the ENDED, FREE and RETIRED states.
+/// The tag field, which holds an end code in the ENDED, FREE and EXHAUSTED states.
 pub(crate) const END_MASK: u64 = TAG_MASK << TAG_SHIFT;
 /// The generation field.
 pub(crate) const GEN_FIELD: u64 = !((1 << GEN_SHIFT) - 1);
@@ -60,7 +68,7 @@ pub(crate) fn ended_identity(state: u64, end: u64) -> u64 {
     (state & GEN_FIELD) | end
 }
 
-/// The end code recorded in an ENDED, FREE or RETIRED state word.
+/// The end code recorded in an ENDED, FREE or EXHAUSTED state word.
 #[inline]
 pub(crate) fn end_code(state: u64) -> u64 {
     state & END_MASK
@@ -126,7 +134,7 @@ impl<T> Slot<T> {
     /// Stores a value into an empty slot.
     ///
     /// # Safety
-    /// The caller owns the slot exclusively (popped from a free list or freshly bumped) and the
+    /// The caller owns the slot exclusively (popped from a free list or never used) and the
     /// value cell holds no initialised value.
     #[inline(always)]
     pub(crate) unsafe fn write(&self, value: T) {
@@ -151,7 +159,7 @@ impl<T> Slot<T> {
     /// # Safety
     /// The value is initialised and no other thread can reach it (no hazard, no reference); the
     /// caller then treats the cell as empty.
-    pub(crate) unsafe fn read(&self) -> T {
+    pub(crate) unsafe fn move_out(&self) -> T {
         // SAFETY: per the caller's contract, nobody else accesses the initialised value.
         self.value.with_mut(|p| unsafe { (*p).assume_init_read() })
     }
@@ -159,10 +167,30 @@ impl<T> Slot<T> {
     /// Drops the value in place.
     ///
     /// # Safety
-    /// Same as [`Slot::read`].
+    /// Same as [`Slot::move_out`].
     pub(crate) unsafe fn drop_value(&self) {
         // SAFETY: per the caller's contract, nobody else accesses the initialised value.
         self.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
+    }
+}
+
+impl<T> Slot<T> {
+    /// Settles an entry a `take` is deciding on (its TAKING word `taking`) back to LIVE with
+    /// one reference, so the take's final CAS fails; returns the state now in the slot. For
+    /// lookups and counted operations, which then apply their own check or transition to it.
+    /// Inline, not a call, so the counted operations' fast paths need no extra saved registers.
+    #[inline(always)]
+    pub(crate) fn settle(&self, taking: u64) -> u64 {
+        let live = settled(taking);
+        // Acquire on success: the value was published by the insert whose Release heads the
+        // release sequence the taker's CAS continued.
+        match self
+            .state
+            .compare_exchange(taking, live, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => live,
+            Err(current) => current,
+        }
     }
 }
 
@@ -194,7 +222,7 @@ mod tests {
             identity(2, 0),
             identity(1023, (1 << 26) - 1),
         ];
-        let flags = [0, LIVE, REVOKED, ENDED, TAKING, RETIRED];
+        let flags = [0, LIVE, REVOKED, ENDED, TAKING, EXHAUSTED];
         let payloads = [0, 1, 2, PAYLOAD_MASK - 1, PAYLOAD_MASK];
         for &id_state in &ids {
             for &f in &flags {

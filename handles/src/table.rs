@@ -11,26 +11,26 @@
 //!                                            └─ free ──► value moved out ─┐
 //!                                                                         ▼
 //!  ENDED (on the shard's retire list) ── reclaim: not hazarded ──► drop value ─► FREE(gen+1)
-//!                                                                         or RETIRED (gen exhausted)
+//!                                                                      or EXHAUSTED (gen used up)
 //! ```
 //!
 //! Every transition of a counted state is one CAS on the slot's state word, so it is atomic
 //! with respect to every other transition; a failed CAS changes nothing.
 
 use crate::barrier;
-use crate::diag::EndReason;
-use crate::error::{Error, InsertError};
+use crate::error::{EndReason, Error, FailureKind, InsertError};
+use crate::global;
 use crate::guard::{Guard, Hold};
 use crate::handle::{Handle, MAX_GENERATION, SHARDS, TAG_MASK, TAG_SHIFT};
 use crate::panics::FirstPanic;
-use crate::registry;
+use crate::registry::Record;
 use crate::shard::Shard;
 use crate::slot::{
-    self, END_RELEASED, END_REVOKED, END_TAKEN, ENDED, GEN_FIELD, LIVE, MAX_REFS, PAYLOAD_MASK,
-    RETIRED, REVOKED, Slot, TAKING, ended_identity, identity_of, is_counted_for, is_live_for,
-    is_taking_for, settled,
+    self, DROPPING, END_RELEASED, END_REVOKED, END_TAKEN, ENDED, EXHAUSTED, GEN_FIELD, LIVE,
+    MAX_REFS, PAYLOAD_MASK, REVOKED, Slot, TAKING, ended_identity, identity_of, is_counted_for,
+    is_live_for, is_taking_for,
 };
-use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 use crate::tag;
 use core::marker::PhantomData;
 
@@ -57,7 +57,7 @@ pub struct HandleTable<T> {
     /// 0 before the first insert; then `slot::identity(tag, floor)`: the table's tag and the
     /// generation its never-used slots start at (see `tag.rs`). The init guard.
     tag: AtomicU64,
-    /// Reuses of a slot after its first use before it is retired (`with_max_generation`).
+    /// Reuses of a slot after its first use before it is exhausted (`with_max_generation`).
     max_generation: u32,
     /// Whether this is the C API's registry, which gets the reserved registry tag.
     registry: bool,
@@ -87,10 +87,10 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     crate::sync::const_fn! {
-        /// An empty table whose slots are retired after `max` reuses: each slot is used at most
+        /// An empty table whose slots are exhausted after `max` reuses: each slot is used at most
         /// `max + 1` times (fewer if the table's first generation, which follows the
         /// generations earlier tables with the same tag issued, leaves less room below the
-        /// layout's maximum, 2^26 - 1). A small `max` exercises slot retirement in tests.
+        /// layout's maximum, 2^26 - 1). A small `max` exercises slot exhaustion in tests.
         ///
         /// ```
         /// let table = handles::HandleTable::with_max_generation(0);
@@ -98,7 +98,7 @@ impl<T: Send + Sync> HandleTable<T> {
         /// table.revoke(a).unwrap();
         /// table.flush();
         /// let b = table.insert(2);
-        /// assert_ne!(a, b); // slot of `a` was retired, not reused
+        /// assert_ne!(a, b); // slot of `a` was exhausted, not reused
         /// assert_eq!(table.stats().exhausted_slots, 1);
         /// ```
         pub fn with_max_generation(max: u32) -> HandleTable<T> {
@@ -166,7 +166,7 @@ impl<T: Send + Sync> HandleTable<T> {
                 error: Error::Full,
             });
         };
-        let home = registry::current().map_or(0, |r| r.index & (SHARDS - 1));
+        let home = global::local().map_or(0, |r| r.index & (SHARDS - 1));
         let Some((shard_index, index, slot)) = self.allocate(home) else {
             return Err(InsertError {
                 value,
@@ -174,7 +174,7 @@ impl<T: Send + Sync> HandleTable<T> {
             });
         };
         let shard = &self.shards[shard_index];
-        // We own the slot: it came off a free list or the bump index.
+        // We own the slot: it came off a free list or the unused index.
         // A never-used slot (state 0) starts at the tag's floor generation; a free one holds
         // the next generation (never below the floor), with the previous occupant's end code
         // where the tag goes.
@@ -208,21 +208,22 @@ impl<T: Send + Sync> HandleTable<T> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return Err(self.classify(handle, None));
         };
-        let hazard = registry::current_record().first_hazard();
+        let raw = handle.into_raw();
+        let hazard = global::local_or_sentinel().first_hazard();
         // Taken: a nested lookup, an unregistered thread, or thread-local teardown.
         if hazard.load(Ordering::Relaxed) == 0 {
-            match Self::publish(slot, hazard, handle.into_raw()) {
-                Ok(()) => {
-                    let _clear = ClearHazard(hazard); // also on unwind
-                    // SAFETY: the validated hazard keeps the value initialised and in place
-                    // until `_clear` drops; `f` cannot keep the borrow beyond its call (its
-                    // lifetime is generic).
-                    return Ok(f(unsafe { slot.value() }));
-                }
-                Err(seen) if !is_taking_for(seen, handle.into_raw()) => {
+            let hold = Hold::Hazard(hazard);
+            // SAFETY: `Guard::protect`'s requirements: 1. the first cell of this thread's own
+            // record (the sentinel's is never 0), and free; 2. `is_live_for` accepts only LIVE
+            // for `raw`; 3. `slot` is in a page of `self`, borrowed for this call.
+            match unsafe { Guard::protect::<false>(slot, hold, raw, is_live_for) } {
+                // The guard clears the hazard when `f` returns or unwinds; `f` cannot keep the
+                // borrow (its lifetime is generic).
+                Ok((guard, _)) => return Ok(f(&guard)),
+                Err(seen) if !is_taking_for(seen, raw) => {
                     return Err(self.classify(handle, Some(seen)));
                 }
-                Err(_) => {} // a take is deciding: the slow path settles it (`protect_as`)
+                Err(_) => {} // a take is deciding: the slow path settles it
             }
         }
         self.with_slow(handle, f)
@@ -254,15 +255,18 @@ impl<T: Send + Sync> HandleTable<T> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return Err(self.classify(handle, None));
         };
-        let record = registry::current_record();
+        let raw = handle.into_raw();
+        let record = global::local_or_sentinel();
         let hazard = record.first_hazard();
         if hazard.load(Ordering::Relaxed) == 0 {
-            match Self::publish(slot, hazard, handle.into_raw()) {
-                Ok(()) => return Ok(Guard::new(slot, Hold::Hazard(hazard))),
-                Err(seen) if !is_taking_for(seen, handle.into_raw()) => {
+            let hold = Hold::Hazard(hazard);
+            // SAFETY: `Guard::protect`'s requirements, as in `with`.
+            match unsafe { Guard::protect::<false>(slot, hold, raw, is_live_for) } {
+                Ok((guard, _)) => return Ok(guard),
+                Err(seen) if !is_taking_for(seen, raw) => {
                     return Err(self.classify(handle, Some(seen)));
                 }
-                Err(_) => {} // a take is deciding: the slow path settles it (`protect_as`)
+                Err(_) => {} // a take is deciding: the slow path settles it
             }
         }
         self.get_slow(handle, slot, record)
@@ -277,118 +281,27 @@ impl<T: Send + Sync> HandleTable<T> {
         &'a self,
         handle: Handle,
         slot: &'a Slot<T>,
-        record: &'static registry::Record,
+        record: &'static Record,
     ) -> Result<Guard<'a, T>, Error> {
-        let Some(record) = registry::resolve(record) else {
-            return self.get_detached(handle, slot);
+        let hold = match global::registered(record) {
+            Some(record) => Hold::Hazard(record.free_hazard()),
+            None => Self::detached_hold(),
         };
-        let hazard = record.free_hazard();
-        self.protect(handle, slot, hazard)?;
-        Ok(Guard::new(slot, Hold::Hazard(hazard)))
-    }
-
-    /// The fast half of the hazard protocol for scoped lookups: publishes `hazard` for `slot`,
-    /// then checks that the slot is LIVE for `raw`. On failure it clears the hazard and returns
-    /// the state seen: the caller classifies it, or, when a take is deciding, retries on its
-    /// slow path, which settles the take (`protect_as`). The slow path is the one nested
-    /// lookups take, so the hot path gains no new merge point.
-    #[inline(always)]
-    fn publish(slot: &Slot<T>, hazard: &AtomicUsize, raw: u64) -> Result<(), u64> {
-        // The same protocol as `protect_as`, whose comments explain the orderings.
-        hazard.store(slot as *const Slot<T> as usize, Ordering::Release);
-        barrier::light();
-        let state = slot.state.load(Ordering::Acquire);
-        if is_live_for(state, raw) {
-            return Ok(());
-        }
-        hazard.store(0, Ordering::Release);
-        Err(state)
-    }
-
-    /// Publishes `hazard` for `slot` and validates the handle (LIVE, for this occupant); on
-    /// failure clears the hazard.
-    #[inline(always)]
-    fn protect(&self, handle: Handle, slot: &Slot<T>, hazard: &AtomicUsize) -> Result<(), Error> {
-        match Self::protect_as(handle, slot, hazard, is_live_for) {
-            Ok(_) => Ok(()),
+        // SAFETY: `Guard::protect`'s requirements: 1. a free cell of this thread's record, or of a temporary
+        // record it claimed; 2. `is_live_for` accepts only LIVE for the handle; 3. `slot` is
+        // in a page of `self`.
+        match unsafe { Guard::protect::<true>(slot, hold, handle.into_raw(), is_live_for) } {
+            Ok((guard, _)) => Ok(guard),
             Err(seen) => Err(self.classify(handle, Some(seen))),
         }
     }
 
-    /// The hazard protocol: publishes `hazard` for `slot`, then checks the slot's state with
-    /// `accept(state, raw handle)`; returns the accepted state, or clears the hazard and
-    /// returns the state that failed. `accept` must only accept states in which the cell holds
-    /// the handle's occupant (LIVE or REVOKED for it).
-    #[inline(always)]
-    pub(crate) fn protect_as(
-        handle: Handle,
-        slot: &Slot<T>,
-        hazard: &AtomicUsize,
-        accept: fn(u64, u64) -> bool,
-    ) -> Result<u64, u64> {
-        // Publish the hazard, then read the state. A reclaimer that misses this hazard is
-        // ordered before our state load by the barrier pair, so we then see the entry ended
-        // and back off. Release (a plain store on x86): a reclaimer that reads this value
-        // instead of our previous clear of the same cell is still ordered after our reads
-        // under that previous hazard.
-        hazard.store(slot as *const Slot<T> as usize, Ordering::Release);
-        barrier::light();
-        // Acquire pairs with insert's Release: the value is initialised.
-        let state = slot.state.load(Ordering::Acquire);
-        if accept(state, handle.into_raw()) {
-            return Ok(state);
-        }
-        Self::protect_contended(handle, slot, hazard, accept, state)
-    }
-
-    /// `protect` when the state was not accepted: a failure, or a `take` deciding on the entry.
-    ///
-    /// A `take` moves the slot to TAKING, runs the heavy barrier and scans hazards. A taker
-    /// that missed our hazard has stored TAKING before its barrier, so we see TAKING (or what
-    /// came after it). We then *settle* the entry back to LIVE with one CAS: the taker's final
-    /// CAS from its own TAKING word fails, it reports `Busy`, and we read the value as from any
-    /// live entry. Either our CAS or the taker's wins; nobody waits for anybody.
+    /// What protects a guard of a thread whose thread-locals are being destroyed: a record
+    /// borrowed from the registry for the guard's lifetime.
     #[cold]
-    #[inline(never)]
-    fn protect_contended(
-        handle: Handle,
-        slot: &Slot<T>,
-        hazard: &AtomicUsize,
-        accept: fn(u64, u64) -> bool,
-        mut state: u64,
-    ) -> Result<u64, u64> {
-        let raw = handle.into_raw();
-        loop {
-            if accept(state, raw) {
-                return Ok(state);
-            }
-            if !is_taking_for(state, raw) {
-                hazard.store(0, Ordering::Release);
-                return Err(state);
-            }
-            // Acquire on success (in `settle`): the value was published by the insert whose
-            // Release heads the release sequence the taker's CAS continued.
-            state = settle(slot, state);
-        }
-    }
-
-    /// A scoped lookup from a thread whose thread-locals are being destroyed: it borrows a
-    /// registry record for the guard's lifetime.
-    #[cold]
-    fn get_detached<'a>(
-        &'a self,
-        handle: Handle,
-        slot: &'a Slot<T>,
-    ) -> Result<Guard<'a, T>, Error> {
-        let record = registry::claim_temporary();
-        let hazard = record.free_hazard();
-        match self.protect(handle, slot, hazard) {
-            Ok(()) => Ok(Guard::new(slot, Hold::Detached(hazard, record))),
-            Err(e) => {
-                registry::registry().release(record);
-                Err(e)
-            }
-        }
+    pub(crate) fn detached_hold() -> Hold {
+        let record = global::claim_temporary();
+        Hold::Detached(record.free_hazard(), record)
     }
 
     /// `get` as a thread in thread-local teardown does it (a temporary record), for loom
@@ -398,7 +311,14 @@ impl<T: Send + Sync> HandleTable<T> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return Err(self.classify(handle, None));
         };
-        self.get_detached(handle, slot)
+        // SAFETY: `Guard::protect`'s requirements: 1. a temporary record's free cell; 2. as in `get_slow`;
+        // 3. `slot` is in a page of `self`.
+        match unsafe {
+            Guard::protect::<true>(slot, Self::detached_hold(), handle.into_raw(), is_live_for)
+        } {
+            Ok((guard, _)) => Ok(guard),
+            Err(seen) => Err(self.classify(handle, Some(seen))),
+        }
     }
 
     /// Adds a reference. The entry lives until every reference is released.
@@ -458,7 +378,7 @@ impl<T: Send + Sync> HandleTable<T> {
         loop {
             if !is_live_for(state, raw) {
                 if is_taking_for(state, raw) {
-                    state = settle(slot, state); // the take then fails with `Busy`
+                    state = slot.settle(state); // the take then fails with `Busy`
                     continue;
                 }
                 return Err(self.classify(handle, Some(state)));
@@ -503,7 +423,7 @@ impl<T: Send + Sync> HandleTable<T> {
         loop {
             if !is_counted_for(state, raw) {
                 if is_taking_for(state, raw) {
-                    state = settle(slot, state); // the take then fails
+                    state = slot.settle(state); // the take then fails
                     continue;
                 }
                 return Err(self.classify(handle, Some(state)));
@@ -564,7 +484,7 @@ impl<T: Send + Sync> HandleTable<T> {
         loop {
             if !is_live_for(state, raw) {
                 if is_taking_for(state, raw) {
-                    state = settle(slot, state); // the take then fails
+                    state = slot.settle(state); // the take then fails
                     continue;
                 }
                 return Err(self.classify(handle, Some(state)));
@@ -611,7 +531,7 @@ impl<T: Send + Sync> HandleTable<T> {
         // The TAKING word carries a token unique among threads taking at this moment (the
         // registry index of the calling thread's record), so a take's final CAS cannot succeed
         // on a TAKING word written by a later take of the same entry (ABA).
-        let token = match registry::current() {
+        let token = match global::local() {
             Some(record) => record.index as u64 + 1,
             None => return self.take_detached(handle, raw, slot),
         };
@@ -621,9 +541,9 @@ impl<T: Send + Sync> HandleTable<T> {
     /// `take` from a thread in thread-local teardown: borrows a record for its token.
     #[cold]
     fn take_detached(&self, handle: Handle, raw: u64, slot: &Slot<T>) -> Result<T, Error> {
-        let record = registry::claim_temporary();
+        let record = global::claim_temporary();
         let result = self.take_with_token(handle, raw, slot, record.index as u64 + 1);
-        registry::registry().release(record);
+        global::release_temporary(record);
         result
     }
 
@@ -659,11 +579,11 @@ impl<T: Send + Sync> HandleTable<T> {
         };
         let taking = identity | TAKING | token;
         // Make every hazard published before a reader's barrier visible. A reader whose hazard
-        // we miss sees TAKING and settles the entry back to LIVE (`protect_contended`), and so
-        // does every retain, release and remove meanwhile: then our final CAS fails.
+        // we miss sees TAKING and settles the entry back to LIVE (`Guard::protect`), and so
+        // does every retain, release and revoke meanwhile: then our final CAS fails.
         barrier::heavy();
         let addr = slot as *const Slot<T> as usize;
-        let borrowed = registry::registry()
+        let borrowed = global::registry()
             .iter()
             .any(|rec| rec.cells().any(|h| h.load(Ordering::Acquire) == addr));
         if borrowed {
@@ -677,17 +597,17 @@ impl<T: Send + Sync> HandleTable<T> {
             );
             return Err(Error::Busy);
         }
-        // Claim the value. The RETIRED flag with the end code marks the cell as being emptied
-        // by us (a forked child never drops it); `recycle` below frees the slot. Acquire: the
+        // Claim the value. DROPPING with the end code marks the cell as being emptied by us (a
+        // forked child never drops it); `recycle` below frees the slot. Acquire: the
         // value's initialisation and every earlier user's accesses happen before our move.
         if let Err(now) = slot.state.compare_exchange(
             taking,
-            ended_identity(identity, END_TAKEN) | RETIRED,
+            ended_identity(identity, END_TAKEN) | DROPPING,
             Ordering::Acquire,
             Ordering::Relaxed,
         ) {
             // Settled by a lookup or retain (still live: `Busy`), or ended by a release or
-            // remove (`Stale`); either way the take changed nothing they could observe.
+            // revoke (`Stale`); either way the take changed nothing they could observe.
             return Err(if is_live_for(now, raw) {
                 Error::Busy
             } else {
@@ -700,7 +620,7 @@ impl<T: Send + Sync> HandleTable<T> {
         // SAFETY: our CAS from our own TAKING word succeeded, so no lookup settled the entry
         // after our heavy barrier, no hazard named the slot at the scan, and no reference but
         // ours existed: nothing else can reach the value, and the state now says it is ours.
-        let value = unsafe { slot.read() };
+        let value = unsafe { slot.move_out() };
         self.recycle(
             handle.shard(),
             handle.index(),
@@ -752,22 +672,6 @@ impl<T: Send + Sync> HandleTable<T> {
         out
     }
 
-    /// Counters describing the table's memory and entries.
-    pub fn stats(&self) -> crate::Stats {
-        let mut stats = crate::Stats {
-            live: self.len(),
-            ..crate::Stats::default()
-        };
-        for shard in &self.shards {
-            stats.pending_drops += shard.retired_len() as usize;
-            stats.exhausted_slots += shard.exhausted() as usize;
-            stats.slots += shard.capacity() as usize;
-            stats.pages += shard.pages().count();
-        }
-        stats.bytes = core::mem::size_of::<Self>() + stats.slots * core::mem::size_of::<Slot<T>>();
-        stats
-    }
-
     /// Runs a reclamation pass on every shard now: drops every ended value that no scoped
     /// lookup is borrowing. Returns how many ended values are still waiting (borrowed).
     ///
@@ -805,7 +709,7 @@ impl<T: Send + Sync> HandleTable<T> {
         &self.traces
     }
 
-    /// Generation after which a slot is retired instead of reused: `max_generation` past the
+    /// Generation after which a slot is exhausted instead of reused: `max_generation` past the
     /// table's first generation (its tag's floor), capped by the layout.
     pub(crate) fn max_generation(&self) -> u32 {
         let floor = slot::generation_of(self.tag.load(Ordering::Relaxed));
@@ -874,18 +778,20 @@ impl<T: Send + Sync> HandleTable<T> {
     #[cold]
     fn allocate_slow(&self, home: usize) -> Option<(usize, u64, &Slot<T>)> {
         let with_slot = |s: usize, index: u64| {
-            let slot = self.shards[s].slot(index).expect("bumped slot has a page");
+            let slot = self.shards[s]
+                .slot(index)
+                .expect("an unused slot has a page");
             (s, index, slot)
         };
-        if let Some(index) = self.shards[home].bump(false) {
+        if let Some(index) = self.shards[home].take_unused(false) {
             return Some(with_slot(home, index));
         }
         // A home shard that never had a slot gets its first page (256 slots: a per-thread
         // constant) rather than stealing. A thread that steals inserts into another shard and
-        // its removes retire there, so its home would never fill and it would keep competing
+        // its revokes retire there, so its home would never fill and it would keep competing
         // with that shard's owner for its free list (2-thread churn fell 4x that way).
-        if self.shards[home].fresh() == 0 {
-            if let Some(index) = self.shards[home].bump(true) {
+        if self.shards[home].used() == 0 {
+            if let Some(index) = self.shards[home].take_unused(true) {
                 return Some(with_slot(home, index));
             }
         }
@@ -896,7 +802,7 @@ impl<T: Send + Sync> HandleTable<T> {
             }
         }
         for s in core::iter::once(home).chain(others) {
-            if let Some(index) = self.shards[s].bump(true) {
+            if let Some(index) = self.shards[s].take_unused(true) {
                 return Some(with_slot(s, index));
             }
         }
@@ -910,7 +816,9 @@ impl<T: Send + Sync> HandleTable<T> {
     #[inline(never)]
     pub(crate) fn classify(&self, handle: Handle, seen: Option<u64>) -> Error {
         let (error, ended) = self.explain(handle, seen);
-        crate::diag::count_failure(error, ended);
+        if let Some(kind) = FailureKind::of(error, ended) {
+            global::count_failure(kind);
+        }
         error
     }
 
@@ -933,7 +841,7 @@ impl<T: Send + Sync> HandleTable<T> {
             // the same tag, never by this one.
             return (Error::Invalid, None);
         }
-        let occupied = state & (LIVE | REVOKED | ENDED | TAKING | RETIRED) != 0;
+        let occupied = state & (LIVE | REVOKED | ENDED | TAKING | EXHAUSTED) != 0;
         if !occupied {
             // FREE: `current` is the generation the next occupant will get, and the end code
             // is that of the occupant before it (generation `current - 1`).
@@ -952,7 +860,7 @@ impl<T: Send + Sync> HandleTable<T> {
             // A `take` is deciding: it either ends the entry or puts it back.
             _ if state & TAKING != 0 => (Error::Busy, None),
             _ if state & REVOKED != 0 => (Error::Stale, Some(EndReason::Revoked)),
-            _ if state & (ENDED | RETIRED) != 0 => {
+            _ if state & (ENDED | EXHAUSTED) != 0 => {
                 (Error::Stale, EndReason::from_code(slot::end_code(state)))
             }
             _ => (Error::Stale, None),
@@ -964,33 +872,6 @@ impl<T: Send + Sync> HandleTable<T> {
 #[inline(always)]
 fn tag_of(word: u64) -> u32 {
     ((word >> TAG_SHIFT) & TAG_MASK) as u32
-}
-
-/// Settles an entry a `take` is deciding on (its TAKING word `taking`) back to LIVE with one
-/// reference, so the take's final CAS fails; returns the state now in the slot. For counted
-/// operations, which then apply their own transition to it. Inline, not a call, so the
-/// counted operations' fast paths need no extra saved registers.
-#[inline(always)]
-fn settle<T>(slot: &Slot<T>, taking: u64) -> u64 {
-    let live = settled(taking);
-    match slot
-        .state
-        .compare_exchange(taking, live, Ordering::AcqRel, Ordering::Acquire)
-    {
-        Ok(_) => live,
-        Err(current) => current,
-    }
-}
-
-/// Clears a hazard cell when a scoped lookup ends, including by unwinding.
-struct ClearHazard<'a>(&'a AtomicUsize);
-
-impl Drop for ClearHazard<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        // Release orders our reads of the value before a reclaimer's Acquire load of the cell.
-        self.0.store(0, Ordering::Release);
-    }
 }
 
 impl<T: Send + Sync> Default for HandleTable<T> {

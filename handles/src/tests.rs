@@ -204,7 +204,7 @@ fn threads_share_and_exit() {
 }
 
 #[test]
-fn generation_exhaustion_retires_slots() {
+fn generation_exhaustion_never_reissues_a_handle() {
     let table = HandleTable::with_max_generation(1);
     let mut seen = std::collections::HashSet::new();
     for i in 0..8 {
@@ -385,7 +385,7 @@ fn end_codes_through_reclamation_and_reuse() {
         assert_eq!(table.diagnose(h).error, None);
         assert_eq!(table.diagnose(h).refs, 1);
     }
-    // A table whose slots retire after one use keeps the end code in RETIRED.
+    // A table whose slots are exhausted after one use keeps the end code in EXHAUSTED.
     let once = HandleTable::with_max_generation(0);
     let h = once.insert(Tracked::new(9, &drops));
     once.revoke(h).unwrap();

@@ -1,0 +1,269 @@
+//! The one process-wide thread registry and the calling thread's record in it.
+//!
+//! `registry.rs` is the algorithm; this file is its single instance: the static registry, the
+//! thread-local that points at the calling thread's record, the thread's owner token, and the
+//! exit hook that gives the record back. The lookup fast path reads the thread-local once
+//! ([`local_or_sentinel`]); everything else goes through [`local`], which registers the thread
+//! on first use.
+//!
+//! Three functions, three contracts:
+//!
+//! * [`local_or_sentinel`]: never fails and never registers; may return the `UNREGISTERED`
+//!   sentinel, whose first hazard cell is permanently taken, so a fast path that only uses a
+//!   *free* first cell needs no separate check.
+//! * [`registered`]: turns that result into a real record, registering the thread if needed.
+//! * [`local`]: both in one, for paths that are not the lookup fast path.
+//!
+//! All three give `None` (or the sentinel) during thread-local teardown; callers then claim a
+//! temporary record ([`claim_temporary`]) for the duration of one operation.
+//!
+//! Under loom, thread-local destructors run outside the execution that created them, so the
+//! record lives in a plain loom thread-local and models call `exit_current` where a real
+//! thread's exit hook would run. Both release through [`Registry::release`].
+
+use crate::error::FailureKind;
+use crate::registry::{Record, Registry};
+
+#[cfg(all(handles_loom, test))]
+pub(crate) use imp::exit_current;
+#[cfg(all(test, not(handles_loom)))]
+pub(crate) use imp::hooks;
+pub(crate) use imp::{local, local_or_sentinel, registered, registry, token};
+
+/// Claims a record for one operation or guard, for a thread whose thread-locals are being
+/// destroyed; give it back with [`release_temporary`].
+#[cold]
+pub(crate) fn claim_temporary() -> &'static Record {
+    registry().claim(token())
+}
+
+/// Gives back a record from [`claim_temporary`] (the calling thread claimed it).
+pub(crate) fn release_temporary(record: &'static Record) {
+    registry().release(record, token());
+}
+
+/// Registry counts for stats: (records in the registry, records claimed by live threads).
+pub(crate) fn counts() -> (usize, usize) {
+    registry().counts()
+}
+
+/// Failures of threads in thread-local teardown (no record of their own): rare, so shared.
+#[cfg(not(handles_loom))]
+static DETACHED_FAILURES: [std::sync::atomic::AtomicU64; FailureKind::COUNT] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; FailureKind::COUNT];
+
+/// Counts a failed handle check in the calling thread's record (slow path only).
+#[inline]
+pub(crate) fn count_failure(kind: FailureKind) {
+    #[cfg(not(handles_loom))]
+    match local() {
+        Some(rec) => rec.count_failure(kind),
+        None => {
+            DETACHED_FAILURES[kind as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    #[cfg(handles_loom)]
+    let _ = kind;
+}
+
+/// The failure counters of every thread record, summed, indexed by [`FailureKind`].
+pub(crate) fn failure_counts() -> [u64; FailureKind::COUNT] {
+    let mut sum = [0u64; FailureKind::COUNT];
+    for rec in registry().iter() {
+        for (s, c) in sum.iter_mut().zip(rec.failures()) {
+            *s = s.wrapping_add(c);
+        }
+    }
+    #[cfg(not(handles_loom))]
+    for (s, c) in sum.iter_mut().zip(&DETACHED_FAILURES) {
+        *s = s.wrapping_add(c.load(std::sync::atomic::Ordering::Relaxed));
+    }
+    sum
+}
+
+#[cfg(not(handles_loom))]
+mod imp {
+    use super::{Record, Registry};
+    use core::ptr;
+
+    static REGISTRY: Registry = Registry::new();
+
+    /// The process-wide registry.
+    #[inline(always)]
+    pub(crate) fn registry() -> &'static Registry {
+        &REGISTRY
+    }
+
+    /// What a thread's record pointer holds before registration and after its exit hook ran:
+    /// a record whose first hazard cell is permanently non-zero. The lookup fast path tests
+    /// that cell anyway (is it free?), so an unregistered thread lands on the slow path without
+    /// a separate null check. It is not in the registry list, so reclaimers never see it.
+    static UNREGISTERED: Record = Record::sentinel();
+
+    /// Releases the thread's record when the thread exits.
+    struct ExitHook;
+
+    impl Drop for ExitHook {
+        fn drop(&mut self) {
+            // (A fork from a signal handler between these two steps leaves the record ours in
+            // the child, by its owner token, and the child then releases it here.)
+            let rec = CURRENT.with(|c| c.replace(&UNREGISTERED));
+            if !ptr::eq(rec, &UNREGISTERED) {
+                // SAFETY: records are never freed while the registry lives.
+                registry().release(unsafe { &*rec }, token());
+            }
+        }
+    }
+
+    thread_local! {
+        // No destructor, const-initialised: reading it is a single TLS load on the fast path,
+        // and it stays readable while other thread-locals are destroyed. Its address is the
+        // thread's token.
+        static CURRENT: core::cell::Cell<*const Record> =
+            const { core::cell::Cell::new(&raw const UNREGISTERED) };
+        // Has a destructor; touched once per thread, on registration, to hook thread exit.
+        static EXIT: ExitHook = const { ExitHook };
+    }
+
+    /// A number that tells the calling thread apart from every other live thread: the address
+    /// of its `CURRENT` cell (pointer-aligned, so never 0 and never with the registry's FREE
+    /// bit). It can be read at any time, during thread-local teardown and in a signal handler
+    /// too (the cell has no destructor and needs no initialisation), and after `fork()` the
+    /// child's only thread has the token of the parent thread that forked.
+    pub(crate) fn token() -> usize {
+        CURRENT.with(|c| ptr::from_ref(c) as usize)
+    }
+
+    /// This thread's record, or the `UNREGISTERED` sentinel: no checks, for the lookup fast
+    /// path. Pass it through [`registered`] before using anything but a free first hazard cell.
+    #[inline(always)]
+    pub(crate) fn local_or_sentinel() -> &'static Record {
+        // SAFETY: the cell holds a registered record (never freed while the registry lives) or
+        // the static sentinel.
+        unsafe { &*CURRENT.with(|c| c.get()) }
+    }
+
+    /// The record behind a result of [`local_or_sentinel`], registering the thread if it is
+    /// the sentinel; `None` while the thread's thread-locals are being destroyed.
+    #[inline]
+    pub(crate) fn registered(rec: &'static Record) -> Option<&'static Record> {
+        if ptr::eq(rec, &UNREGISTERED) {
+            register_current()
+        } else {
+            Some(rec)
+        }
+    }
+
+    /// This thread's record, registering the thread on first use; `None` while the thread's
+    /// thread-locals are being destroyed (a value dropped from another thread-local's
+    /// destructor): callers then use paths that need no record of their own.
+    #[inline(always)]
+    pub(crate) fn local() -> Option<&'static Record> {
+        registered(local_or_sentinel())
+    }
+
+    #[cold]
+    fn register_current() -> Option<&'static Record> {
+        // Touching EXIT registers its destructor; it fails once thread-local teardown has
+        // begun, and then we must not claim a record that nothing would release.
+        EXIT.try_with(|_| ()).ok()?;
+        // Before the claim: a record is only ever claimed once a fork handler is registered.
+        #[cfg(all(unix, not(miri)))]
+        crate::fork::install_handler();
+        // The record is ours (its owner word holds our token) from the claim on, so a fork
+        // from a signal handler that interrupts us before the store below leaves it ours in
+        // the child.
+        let rec = registry().claim(token());
+        #[cfg(test)]
+        hooks::run(&hooks::AFTER_CLAIM);
+        CURRENT.with(|c| c.set(rec));
+        Some(rec)
+    }
+
+    /// Test-only hooks into registration, to force interleavings with `fork()`.
+    #[cfg(test)]
+    pub(crate) mod hooks {
+        use core::cell::Cell;
+        use std::thread::LocalKey;
+
+        /// A hook slot: at most one function to run once, on the thread that set it.
+        pub(crate) type Hook = Cell<Option<fn()>>;
+
+        thread_local! {
+            /// Runs once on this thread between claiming its record and storing it in
+            /// `CURRENT`.
+            pub(crate) static AFTER_CLAIM: Hook = const { Cell::new(None) };
+            /// Runs once on this thread inside the install of the fork handler, before
+            /// `pthread_atfork`.
+            #[cfg_attr(not(all(unix, not(miri))), allow(dead_code))]
+            pub(crate) static IN_INSTALL: Hook = const { Cell::new(None) };
+        }
+
+        /// Runs (and removes) the hook in `key`, if this thread set one.
+        pub(crate) fn run(key: &'static LocalKey<Hook>) {
+            if let Some(hook) = key.with(Cell::take) {
+                hook();
+            }
+        }
+    }
+}
+
+#[cfg(handles_loom)]
+mod imp {
+    use super::{Record, Registry};
+    use core::ptr;
+
+    loom::lazy_static! {
+        static ref REGISTRY: Registry = Registry::new();
+    }
+
+    /// The registry of the current loom execution.
+    pub(crate) fn registry() -> &'static Registry {
+        &REGISTRY
+    }
+
+    loom::thread_local! {
+        static LOCAL: core::cell::Cell<*const Record> = core::cell::Cell::new(ptr::null());
+    }
+
+    /// The calling thread's token: the address of its `LOCAL` cell, which loom keeps for the
+    /// whole execution.
+    pub(crate) fn token() -> usize {
+        LOCAL.with(|local| ptr::from_ref(local) as usize)
+    }
+
+    /// This thread's record, claimed on first use.
+    pub(crate) fn local() -> Option<&'static Record> {
+        let rec = LOCAL
+            .try_with(|local| {
+                if local.get().is_null() {
+                    local.set(registry().claim(token()));
+                }
+                local.get()
+            })
+            .ok()?;
+        // SAFETY: records are never freed while the registry lives.
+        Some(unsafe { &*rec })
+    }
+
+    /// Under loom a model thread always has its record (no thread-local teardown happens
+    /// inside a model), so there is no sentinel.
+    pub(crate) fn local_or_sentinel() -> &'static Record {
+        local().expect("loom model threads never look up during thread-local teardown")
+    }
+
+    /// Always the record itself: there is no sentinel under loom.
+    pub(crate) fn registered(rec: &'static Record) -> Option<&'static Record> {
+        Some(rec)
+    }
+
+    /// What a thread's exit hook does, for loom models (see `LOCAL`).
+    #[cfg(test)]
+    pub(crate) fn exit_current() {
+        let rec = LOCAL.with(|local| local.replace(ptr::null()));
+        if !rec.is_null() {
+            // SAFETY: records are never freed while the registry lives.
+            registry().release(unsafe { &*rec }, token());
+        }
+    }
+}
