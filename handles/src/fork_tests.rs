@@ -3,8 +3,7 @@
 //! glibc makes safe after a fork), reports through raw `write(2)`, and `_exit`s; an alarm kills
 //! a child that hangs, so a deadlock fails the test instead of hanging it.
 
-use crate::fork;
-use crate::global::{self, hooks};
+use crate::global::{self, fork, hooks};
 use crate::registry;
 use crate::{Guard, Handle, HandleTable};
 use std::cell::RefCell;

@@ -61,8 +61,6 @@ mod barrier;
 pub mod callback;
 mod diag;
 mod error;
-#[cfg(all(unix, not(any(handles_loom, miri))))]
-mod fork;
 mod global;
 mod guard;
 mod handle;

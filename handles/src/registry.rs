@@ -11,8 +11,8 @@
 //! many cores never write a shared cache line.
 //!
 //! This file is the algorithm, for any [`Registry`] and any owner tokens. The one process-wide
-//! registry, the calling thread's record and its token live in `global.rs`; the `fork()` child
-//! handler in `fork.rs`.
+//! registry, the calling thread's record, its token and the `fork()` child handler live in
+//! `global.rs`.
 
 use crate::error::FailureKind;
 use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
