@@ -342,7 +342,7 @@ mod exit {
         loop {
             // SAFETY: `node` is not published yet, so this thread owns it.
             unsafe { (*node).next = head };
-            // Release publishes the node to the exit hook's Acquire swap.
+            // Release publishes the node to the exit hook's Acquire load of the head.
             match HEAD.compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(current) => head = current,

@@ -86,12 +86,12 @@ impl<T> std::error::Error for InsertError<T> {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EndReason {
-    /// Its last reference was released ([`HandleTable::release`] to zero).
+    /// Its last reference was released ([`HandleTable::release`](crate::HandleTable::release) to zero).
     Released,
-    /// It was revoked ([`HandleTable::revoke`]); references taken before may have kept it
+    /// It was revoked ([`HandleTable::revoke`](crate::HandleTable::revoke)); references taken before may have kept it
     /// alive a while longer, but no new lookup could reach it after the revoke.
     Revoked,
-    /// Its value was moved out with [`HandleTable::take`].
+    /// Its value was moved out with [`HandleTable::take`](crate::HandleTable::take).
     Taken,
 }
 

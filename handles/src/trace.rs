@@ -10,7 +10,7 @@
 //! leaves that lock held in the child, whose next insert or end then hangs (the fork test of
 //! `tests/` shows it, so CI runs only the diagnostics tests with the feature).
 
-use crate::handle::Handle;
+use crate::handle::{Handle, INDEX_BITS};
 use std::backtrace::Backtrace;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,13 +25,13 @@ struct SlotTrace {
     ended: Option<Arc<Backtrace>>,
 }
 
-/// Backtraces per slot, keyed by `shard << 22 | index`.
+/// Backtraces per slot, keyed by `shard << INDEX_BITS | index`.
 pub(crate) struct Traces {
     map: Mutex<BTreeMap<u64, SlotTrace>>,
 }
 
 fn key(handle: Handle) -> u64 {
-    ((handle.shard() as u64) << 22) | handle.index()
+    ((handle.shard() as u64) << INDEX_BITS) | handle.index()
 }
 
 impl Traces {
