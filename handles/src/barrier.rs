@@ -17,7 +17,7 @@
 //! never changes afterwards. Under loom and Miri both barriers are `SeqCst` fences, which is the
 //! semantics the asymmetric pair promises, so the models check the protocol that runs here.
 
-use crate::sync::{Ordering, fence};
+use crate::sync::{AtomicU64, Ordering, fence};
 
 /// Barrier mode not decided yet; readers fence (always safe).
 #[cfg_attr(any(handles_loom, miri), allow(dead_code))]
@@ -84,15 +84,159 @@ fn full_fence() {
     fence(Ordering::SeqCst);
 }
 
-/// Reclaimer side: after this returns, every store that any thread made before its own
-/// [`light`] barrier is visible to this thread's later loads, or that thread's loads after its
-/// barrier see this thread's stores made before this call.
-pub(crate) fn heavy() {
+/// A point in the sequence of heavy barriers, taken by [`since`] after the caller's ending
+/// stores: [`heavy_since`] waits for a barrier that started after it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Since(#[cfg_attr(any(handles_loom, miri), allow(dead_code))] u64);
+
+/// The process's barrier sequence.
+#[cfg(not(any(handles_loom, miri)))]
+static SEQ: Sequence = Sequence::new();
+
+/// Heavy barriers (membarrier calls) issued by this process, for stats.
+#[cfg(not(any(handles_loom, miri)))]
+static ISSUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The sharing protocol (RCU's expedited-grace-period sequence): twice the number of shared
+/// barriers completed, plus one while one is in flight. Only the caller whose CAS made it odd
+/// makes it even again. Separate from the process-wide instance so loom can check it.
+#[cfg_attr(any(handles_loom, miri), allow(dead_code))]
+pub(crate) struct Sequence {
+    seq: AtomicU64,
+}
+
+#[cfg_attr(any(handles_loom, miri), allow(dead_code))]
+impl Sequence {
+    crate::sync::const_fn! {
+        pub(crate) fn new() -> Sequence {
+            Sequence { seq: AtomicU64::new(0) }
+        }
+    }
+
+    /// The current value, for [`Since`] (after the caller's fence).
+    fn snapshot(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// [`Sequence::snapshot`], for the loom model.
+    #[cfg(all(test, handles_loom))]
+    pub(crate) fn snapshot_for_tests(&self) -> u64 {
+        self.snapshot()
+    }
+
+    /// Returns once a barrier that started after `since` has completed: one found completed,
+    /// one in flight waited for (at most `patience` re-reads), or one run by calling
+    /// `issue`, which is shared with every caller that arrives while it runs. Returns whether
+    /// this caller issued one.
+    pub(crate) fn wait_or_issue(
+        &self,
+        since: u64,
+        mut patience: u32,
+        issue: impl FnOnce(),
+    ) -> bool {
+        // A barrier that *started* after `since` and completed: the first even value at or
+        // past `since + 2` if `since` was even (idle), `since + 3` if one was in flight (it
+        // may have started before the caller's stores).
+        let target = (since + 3) & !1;
+        loop {
+            // Acquire pairs with the Release that completes a barrier: its membarrier happens
+            // before the caller's later loads (the hazard scan).
+            let seq = self.seq.load(Ordering::Acquire);
+            if seq >= target {
+                return false;
+            }
+            if seq & 1 == 0 {
+                // Idle: start one. It starts after `since` (the CAS follows the caller's load
+                // of `since` in the counter's order), so it covers the caller.
+                if self
+                    .seq
+                    .compare_exchange(seq, seq + 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    issue();
+                    self.seq.store(seq + 2, Ordering::Release);
+                    return true;
+                }
+                continue;
+            }
+            // In flight: it covers us if it started after `since`; otherwise wait for it to
+            // finish so that the next one can start. Never wait long on a thread that may be
+            // preempted mid-barrier: then run our own, outside the sequence.
+            if patience == 0 {
+                issue();
+                return true;
+            }
+            patience -= 1;
+            crate::sync::spin_hint();
+        }
+    }
+}
+
+/// How often a caller re-reads the sequence while another thread's barrier is in flight
+/// before it stops waiting and issues its own.
+#[cfg(not(any(handles_loom, miri)))]
+const PATIENCE: u32 = 1 << 10;
+
+/// Marks the end of the caller's ending stores: a barrier that starts after this covers them.
+///
+/// The `SeqCst` fence makes those stores visible to every thread before any barrier that
+/// starts later (its starting CAS is ordered after our load of the sequence), which is what
+/// lets another thread's barrier stand in for ours.
+#[inline]
+pub(crate) fn since() -> Since {
     fence(Ordering::SeqCst);
     #[cfg(not(any(handles_loom, miri)))]
-    if init() == ASYMMETRIC {
-        os::membarrier();
+    {
+        Since(SEQ.snapshot())
     }
+    #[cfg(any(handles_loom, miri))]
+    Since(0)
+}
+
+/// Reclaimer side: after this returns, for every thread, either its stores before its own
+/// [`light`] barrier are visible to this thread's later loads, or its loads after that
+/// barrier see every store this thread made before `since`.
+///
+/// One heavy barrier serves every caller whose [`since`] came before it started: a caller
+/// that finds such a barrier completed returns at once; one that finds it in flight waits for
+/// it (briefly: a few microseconds); otherwise it starts one, which the others then share. So
+/// concurrent reclaimers, takers and flushes issue one membarrier between them.
+pub(crate) fn heavy_since(since: Since) {
+    #[cfg(not(any(handles_loom, miri)))]
+    if init() == ASYMMETRIC {
+        shared_membarrier(since.0);
+        return;
+    }
+    // Symmetric (and loom, Miri): readers fence themselves, so our own fence completes the
+    // store-buffering pair; nothing to share.
+    let _ = since;
+    fence(Ordering::SeqCst);
+}
+
+/// [`heavy_since`] now: covers every store this thread made before the call.
+pub(crate) fn heavy() {
+    heavy_since(since());
+}
+
+#[cfg(not(any(handles_loom, miri)))]
+fn shared_membarrier(since: u64) {
+    SEQ.wait_or_issue(since, PATIENCE, issue);
+}
+
+#[cfg(not(any(handles_loom, miri)))]
+fn issue() {
+    os::membarrier();
+    ISSUED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Heavy barriers (membarrier calls) this process has issued.
+pub(crate) fn issued() -> u64 {
+    #[cfg(not(any(handles_loom, miri)))]
+    {
+        ISSUED.load(Ordering::Relaxed)
+    }
+    #[cfg(any(handles_loom, miri))]
+    0
 }
 
 /// Whether readers run fence-free (for stats and tests).

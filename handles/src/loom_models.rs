@@ -727,3 +727,40 @@ fn leak_visit_vs_revoke_and_release() {
         assert_eq!(table.with(h, Tracked::read), Err(Error::Stale));
     });
 }
+
+/// The shared heavy barrier's sequence: two callers take their `since` concurrently with
+/// barriers starting and finishing; each returns only once a barrier that started after its
+/// `since` has completed (the sequence has passed the first even value two steps on), or after
+/// running its own, and together they never run more barriers than there are callers.
+#[test]
+fn shared_barrier_covers_every_caller() {
+    use crate::barrier::Sequence;
+    loom::model(|| {
+        let seq = Arc::new(Sequence::new());
+        let issued = Arc::new(AtomicUsize::new(0));
+        let callers: Vec<_> = (0..2)
+            .map(|i| {
+                let (seq, issued) = (seq.clone(), issued.clone());
+                thread::spawn(move || {
+                    let since = seq.snapshot_for_tests();
+                    // Patience 1 for caller 0, so the give-up path is explored too.
+                    let mine = seq.wait_or_issue(since, if i == 0 { 1 } else { 2 }, || {
+                        issued.fetch_add(1, Ordering::SeqCst);
+                    });
+                    if !mine {
+                        let now = seq.snapshot_for_tests();
+                        assert!(now >= (since + 3) & !1, "since {since}, now {now}");
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mine: usize = callers
+            .into_iter()
+            .map(|c| c.join().unwrap() as usize)
+            .sum();
+        let issued = issued.load(Ordering::SeqCst);
+        assert_eq!(issued, mine);
+        assert!((1..=2).contains(&issued));
+    });
+}

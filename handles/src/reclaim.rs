@@ -3,13 +3,16 @@
 //! An entry that ends (last reference released, or revoked with no other references) moves to
 //! ENDED and onto its shard's retire list. Readers never write shared memory, so the revoker
 //! cannot know cheaply whether some thread is inside `with` on that slot. Instead, reclamation
-//! works in batches:
+//! works in batches. When a shard's list reaches 1,024 entries (and on `flush`), a pass runs
+//! over the whole table:
 //!
-//! 1. take the shard's whole retire list (one `swap`);
+//! 1. take every shard's whole retire list (one `swap` each);
 //! 2. [`barrier::heavy`]: now every hazard published before a reader's light barrier is
-//!    visible, and every reader whose hazard is not visible will see ENDED when it validates;
+//!    visible, and every reader whose hazard is not visible will see ENDED when it validates.
+//!    The barrier is shared: passes, takes and flushes that overlap in time (in any table)
+//!    wait for one barrier instead of each issuing their own;
 //! 3. snapshot all hazards (sorted) from the thread registry;
-//! 4. for each ended slot: if a hazard names it, put it back on the retire list for the next
+//! 4. for each ended slot: if a hazard names it, put it back on its retire list for the next
 //!    pass; otherwise drop the value and put the slot on the free list with the next
 //!    generation, or mark the slot EXHAUSTED for good if its generation is used up.
 //!
@@ -19,7 +22,7 @@
 
 use crate::barrier;
 use crate::global::registry;
-use crate::handle::GEN_SHIFT;
+use crate::handle::{GEN_SHIFT, SHARDS};
 use crate::panics::FirstPanic;
 use crate::shard::Shard;
 use crate::slot::{DROPPING, ENDED, EXHAUSTED, PAYLOAD_MASK, Slot, generation_of, identity_of};
@@ -27,8 +30,9 @@ use crate::sync::Ordering;
 use crate::table::{HandleTable, RECLAIM_BATCH};
 
 impl<T: Send + Sync> HandleTable<T> {
-    /// Puts an ENDED slot on its shard's retire list; runs a pass when the list is long and
-    /// `may_reclaim` allows it.
+    /// Puts an ENDED slot on its shard's retire list; when the list is long and `may_reclaim`
+    /// allows it, runs a pass over *every* shard, so one heavy barrier covers all the entries
+    /// the table has ended so far, not just this shard's.
     pub(crate) fn retire(
         &self,
         shard_index: usize,
@@ -40,19 +44,46 @@ impl<T: Send + Sync> HandleTable<T> {
         let shard = self.shard(shard_index);
         let pending = shard.push_retired(index, slot, ended);
         if may_reclaim && pending >= RECLAIM_BATCH + shard.kept() {
-            self.reclaim(shard);
+            self.reclaim_all();
         }
     }
 
-    /// One reclamation pass over `shard`; returns how many ended values remain borrowed.
-    pub(crate) fn reclaim(&self, shard: &Shard<T>) -> usize {
-        let mut next = shard.take_retired();
-        if next == 0 {
+    /// A reclamation pass over every shard with one shared heavy barrier and one hazard
+    /// snapshot: takes every retire list, then the barrier, then the drops. Returns how many
+    /// ended values remain borrowed. A panicking `Drop` does not stop the pass; the first
+    /// panic resumes after every shard is done.
+    pub(crate) fn reclaim_all(&self) -> usize {
+        let mut lists = [0u64; SHARDS];
+        let mut any = false;
+        for (i, list) in lists.iter_mut().enumerate() {
+            *list = self.shard(i).take_retired();
+            any |= *list != 0;
+        }
+        if !any {
             return 0;
         }
         barrier::heavy();
         let mut hazards = Vec::new();
         registry().hazards(&mut hazards);
+        let mut pending = 0;
+        let mut panic = FirstPanic::default();
+        for (i, &list) in lists.iter().enumerate() {
+            if list != 0 {
+                let shard = self.shard(i);
+                pending += panic
+                    .catch(|| self.reclaim_list(shard, list, &hazards))
+                    .unwrap_or(0);
+            }
+        }
+        panic.resume();
+        pending
+    }
+
+    /// Drops the values of a retire list taken from `shard` (first index + 1, as
+    /// `take_retired` returns it) that no hazard in `hazards` names, and puts the others back.
+    /// `hazards` is a sorted snapshot taken after a heavy barrier that started after the list
+    /// was taken.
+    fn reclaim_list(&self, shard: &Shard<T>, mut next: u64, hazards: &[usize]) -> usize {
         let mut borrowed = Vec::new();
         let mut panic = FirstPanic::default();
         let max_generation = self.max_generation();

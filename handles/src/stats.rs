@@ -38,6 +38,11 @@ pub struct ThreadStats {
     pub active: usize,
     /// Whether scoped lookups run fence-free (Linux `membarrier` available).
     pub asymmetric_barrier: bool,
+    /// Heavy barriers (`membarrier` calls) the process has issued so far, for every table.
+    /// Reclamation passes, `take`s and `flush`es that overlap in time share one barrier, so
+    /// this grows with the number of passes, not with the number of threads. Always 0 without
+    /// an asymmetric barrier (each pass then fences only itself).
+    pub heavy_barriers: u64,
     /// Failed handle checks by reason, over all threads and tables. Counted per thread on the
     /// failure path only, so successful lookups pay nothing for them.
     pub failures: Failures,
@@ -61,6 +66,7 @@ pub fn thread_stats() -> ThreadStats {
         records,
         active,
         asymmetric_barrier: barrier::is_asymmetric(),
+        heavy_barriers: barrier::issued(),
         failures: Failures::from_counts(global::failure_counts()),
     }
 }

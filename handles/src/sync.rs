@@ -11,6 +11,15 @@ pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, fence};
 
 pub(crate) use std::sync::atomic::Ordering;
 
+/// A spin-wait hint; under loom a yield, so models of waiting loops stay finite.
+#[inline(always)]
+pub(crate) fn spin_hint() {
+    #[cfg(handles_loom)]
+    loom::thread::yield_now();
+    #[cfg(not(handles_loom))]
+    core::hint::spin_loop();
+}
+
 /// Declares `const fn` items that are plain `fn` under loom (whose atomics are not const).
 macro_rules! const_fn {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($args:tt)*) -> $ret:ty $body:block) => {

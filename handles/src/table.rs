@@ -74,8 +74,9 @@ unsafe impl<T: Send + Sync> Sync for HandleTable<T> {}
 // SAFETY: moving the table moves its values to another thread.
 unsafe impl<T: Send> Send for HandleTable<T> {}
 
-/// Entries a shard's retire list collects before a reclamation pass runs.
-pub(crate) const RECLAIM_BATCH: u64 = 128;
+/// Entries a shard's retire list collects before a reclamation pass (over every shard) runs:
+/// with one heavy barrier per pass, at least this many ended entries share each barrier.
+pub(crate) const RECLAIM_BATCH: u64 = 1024;
 
 impl<T: Send + Sync> HandleTable<T> {
     crate::sync::const_fn! {
@@ -578,11 +579,12 @@ impl<T: Send + Sync> HandleTable<T> {
             }
         };
         let taking = identity | TAKING | token;
-        // Make every hazard published before a reader's barrier visible. A reader whose hazard
-        // we miss sees TAKING and settles the entry back to LIVE (`Guard::protect`), and so
-        // does every retain, release and revoke meanwhile: then our final CAS fails.
-        barrier::heavy();
+        // Make every hazard published before a reader's barrier visible, with a heavy barrier
+        // shared with concurrent takers and passes. A reader whose hazard we miss sees TAKING and settles the entry
+        // back to LIVE (`Guard::protect`), and so does every retain, release and revoke
+        // meanwhile: then our final CAS fails.
         let addr = slot as *const Slot<T> as usize;
+        barrier::heavy();
         let borrowed = global::registry()
             .iter()
             .any(|rec| rec.cells().any(|h| h.load(Ordering::Acquire) == addr));
@@ -688,15 +690,9 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(DROPS.load(Ordering::SeqCst), 1);
     /// ```
     pub fn flush(&self) -> usize {
-        // A panicking `Drop` must not leave the remaining shards unreclaimed: finish them all,
-        // then resume the first panic.
-        let mut pending = 0;
-        let mut panic = FirstPanic::default();
-        for shard in &self.shards {
-            pending += panic.catch(|| self.reclaim(shard)).unwrap_or(0);
-        }
-        panic.resume();
-        pending
+        // One heavy barrier for every shard; a panicking `Drop` does not leave the remaining
+        // shards unreclaimed (the first panic resumes at the end).
+        self.reclaim_all()
     }
 
     #[inline(always)]
