@@ -1,8 +1,8 @@
 //! Diagnostics of the C registry: `hdl_stats`, `hdl_leak_report`, `hdl_diagnose`, and the leak
 //! report at exit (`HANDLES_LEAK_REPORT=1`).
 
+use crate::boundary::{boundary, out_ptr};
 use crate::entry::{Entry, Kind, registry};
-use crate::ffi::shielded;
 use crate::status::HdlStatus;
 use core::ffi::{c_char, c_void};
 use handles::{EndReason, Error, Handle, HandleTable, LiveEntry};
@@ -68,10 +68,8 @@ pub struct HdlRegistryStats {
 /// `out` must be NULL or valid for writing an `hdl_registry_stats`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_stats(out: *mut HdlRegistryStats) -> HdlStatus {
-    shielded(HdlStatus::Panic, || {
-        if out.is_null() {
-            return HdlStatus::NullPointer;
-        }
+    boundary(|| {
+        let out = out_ptr!(out).ok_or(HdlStatus::NullPointer)?;
         let table = registry();
         let s = table.stats();
         let t = handles::thread_stats();
@@ -99,9 +97,8 @@ pub unsafe extern "C" fn hdl_stats(out: *mut HdlRegistryStats) -> HdlStatus {
             stats.shard_live[i] = shard.live;
             stats.shard_slots[i] = shard.slots;
         }
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out.write(stats) };
-        HdlStatus::Ok
+        out.write(stats);
+        Ok(())
     })
 }
 
@@ -150,10 +147,11 @@ pub unsafe extern "C" fn hdl_leak_report(
     ctx: *mut c_void,
     out_count: *mut usize,
 ) -> HdlStatus {
-    shielded(HdlStatus::Panic, || {
+    boundary(|| {
         let Some(visitor) = visitor else {
-            return HdlStatus::NullPointer;
+            return Err(HdlStatus::NullPointer);
         };
+        let out_count = out_ptr!(out_count);
         let mut count = 0;
         visit(registry(), |entry| {
             count += 1;
@@ -161,11 +159,10 @@ pub unsafe extern "C" fn hdl_leak_report(
             // `entry` and its strings live for the call.
             unsafe { visitor(entry, ctx) };
         });
-        if !out_count.is_null() {
-            // SAFETY: checked non-null; the caller promises it is writable.
-            unsafe { out_count.write(count) };
+        if let Some(out_count) = out_count {
+            out_count.write(count);
         }
-        HdlStatus::Ok
+        Ok(())
     })
 }
 
@@ -250,14 +247,14 @@ fn leak_report_text() -> (String, usize) {
 /// `out_count` must be NULL or valid for writing a `size_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_leak_report_stderr(out_count: *mut usize) -> HdlStatus {
-    shielded(HdlStatus::Panic, || {
+    boundary(|| {
+        let out_count = out_ptr!(out_count);
         let (text, count) = leak_report_text();
         eprint(&text);
-        if !out_count.is_null() {
-            // SAFETY: checked non-null; the caller promises it is writable.
-            unsafe { out_count.write(count) };
+        if let Some(out_count) = out_count {
+            out_count.write(count);
         }
-        HdlStatus::Ok
+        Ok(())
     })
 }
 
@@ -344,10 +341,8 @@ fn end_reason(e: Option<EndReason>) -> HdlEndReason {
 /// `out` must be NULL or valid for writing an `hdl_diagnosis`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_diagnose(handle: u64, out: *mut HdlDiagnosis) -> HdlStatus {
-    shielded(HdlStatus::Panic, || {
-        if out.is_null() {
-            return HdlStatus::NullPointer;
-        }
+    boundary(|| {
+        let out = out_ptr!(out).ok_or(HdlStatus::NullPointer)?;
         let diagnosis = match Handle::from_raw(handle) {
             None => HdlDiagnosis {
                 status: HdlStatus::NullHandle,
@@ -373,9 +368,8 @@ pub unsafe extern "C" fn hdl_diagnose(handle: u64, out: *mut HdlDiagnosis) -> Hd
                 }
             }
         };
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out.write(diagnosis) };
-        HdlStatus::Ok
+        out.write(diagnosis);
+        Ok(())
     })
 }
 
@@ -393,7 +387,7 @@ pub unsafe extern "C" fn hdl_diagnose(handle: u64, out: *mut HdlDiagnosis) -> Hd
 /// `buf` must be valid for writing `len` bytes (or NULL, then `len` is treated as 0).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_diagnose_text(handle: u64, buf: *mut c_char, len: usize) -> usize {
-    shielded(0, || {
+    boundary(|| {
         let text = match Handle::from_raw(handle) {
             None => format!("handle {handle:#018x}: null handle"),
             Some(h) => registry().diagnose(h).to_string(),

@@ -20,6 +20,8 @@ mod init;
 mod sync;
 
 #[cfg(not(handles_loom))]
+mod boundary;
+#[cfg(not(handles_loom))]
 mod callback;
 #[cfg(not(handles_loom))]
 mod diag;
@@ -52,4 +54,4 @@ pub use ffi::*;
 #[cfg(not(handles_loom))]
 pub use rust_api::{flush, insert, with};
 #[cfg(not(handles_loom))]
-pub use status::{HdlStatus, hdl_status_name};
+pub use status::HdlStatus;

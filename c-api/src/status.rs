@@ -1,6 +1,6 @@
 //! The status enum every fallible `hdl_*` function returns.
 
-use core::ffi::{CStr, c_char, c_int};
+use core::ffi::CStr;
 use handles::Error;
 
 /// The result of an `hdl_*` call. `HDL_STATUS_OK` is 0; every other value is an error, and a
@@ -167,16 +167,3 @@ impl core::fmt::Display for HdlStatus {
 }
 
 impl std::error::Error for HdlStatus {}
-
-/// Returns the name of a status as a static, NUL-terminated string (`"HDL_STATUS_STALE"`), or
-/// `"HDL_STATUS_UNKNOWN"` for a value that is not a status.
-///
-/// Ownership: the string is static; do not free it. Thread-safety: any thread. Errors: none.
-#[unsafe(no_mangle)]
-pub extern "C" fn hdl_status_name(status: c_int) -> *const c_char {
-    let name = usize::try_from(status)
-        .ok()
-        .and_then(|i| HdlStatus::ALL.get(i))
-        .map_or(c"HDL_STATUS_UNKNOWN", |s| s.name());
-    name.as_ptr()
-}
