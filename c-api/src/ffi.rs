@@ -2,7 +2,8 @@
 //! panic crosses `extern "C"`), checks its arguments, and writes its outputs only on success.
 
 use crate::boundary::{boundary, handle, out_ptr};
-use crate::entry::{Entry, HdlDestructor, Kind, registry};
+use crate::entry::{Entry, HdlDestructor, Kind};
+use crate::registry::registry;
 use crate::status::HdlStatus;
 use core::ffi::{c_char, c_int, c_void};
 use handles::Handle;
