@@ -2,8 +2,8 @@
 //! `user_data` and a destroy function, and gets a handle that Rust code or any C thread can
 //! invoke; `destroy(user_data)` runs exactly once, when the entry ends.
 
+use crate::boundary::{boundary, handle, out_ptr};
 use crate::entry::HdlDestructor;
-use crate::ffi::{handle, status};
 use crate::rust_api;
 use crate::status::HdlStatus;
 use core::ffi::c_void;
@@ -106,13 +106,11 @@ pub unsafe extern "C" fn hdl_callback_new(
     destroy: HdlDestructor,
     out_handle: *mut u64,
 ) -> HdlStatus {
-    status(|| {
+    boundary(|| {
         let Some(function) = function else {
             return Err(HdlStatus::NullPointer);
         };
-        if out_handle.is_null() {
-            return Err(HdlStatus::NullPointer);
-        }
+        let out_handle = out_ptr!(out_handle).ok_or(HdlStatus::NullPointer)?;
         let callback = CCallback {
             function,
             user_data,
@@ -126,8 +124,7 @@ pub unsafe extern "C" fn hdl_callback_new(
                 return Err(error);
             }
         };
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out_handle.write(h.into_raw()) };
+        out_handle.write(h.into_raw());
         Ok(())
     })
 }
@@ -150,12 +147,12 @@ pub unsafe extern "C" fn hdl_callback_invoke(
     arg: *mut c_void,
     out_result: *mut i32,
 ) -> HdlStatus {
-    status(|| {
+    boundary(|| {
+        let out_result = out_ptr!(out_result);
         // SAFETY: `arg` comes from C, which promises it suits the callback it invokes.
         let result = unsafe { invoke_callback(self::handle(handle)?, arg)? };
-        if !out_result.is_null() {
-            // SAFETY: checked non-null; the caller promises it is writable.
-            unsafe { out_result.write(result) };
+        if let Some(out_result) = out_result {
+            out_result.write(result);
         }
         Ok(())
     })

@@ -1,13 +1,13 @@
-//! Diagnostics of the C registry: `hdl_stats`, `hdl_leak_report`, `hdl_diagnose`, and the leak
-//! report at exit (`HANDLES_LEAK_REPORT=1`).
+//! Diagnostics of the C registry: `hdl_stats`, `hdl_leak_report(_stderr)`, `hdl_diagnose` and
+//! `hdl_diagnose_text`. Only reads the registry; the report at exit is registered with the
+//! registry itself (`registry.rs`).
 
-use crate::entry::{Entry, Kind, registry};
-use crate::ffi::shielded;
+use crate::boundary::{boundary, out_ptr};
+use crate::leak_report::{self, HdlLeakVisitor};
+use crate::registry::registry;
 use crate::status::HdlStatus;
 use core::ffi::{c_char, c_void};
-use handles::{EndReason, Error, Handle, HandleTable, LiveEntry};
-use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, Ordering};
+use handles::{EndReason, Error, Handle};
 
 /// Number of shards in the registry: the length of the per-shard arrays of
 /// `hdl_registry_stats`.
@@ -68,10 +68,8 @@ pub struct HdlRegistryStats {
 /// `out` must be NULL or valid for writing an `hdl_registry_stats`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_stats(out: *mut HdlRegistryStats) -> HdlStatus {
-    shielded(HdlStatus::Panic, || {
-        if out.is_null() {
-            return HdlStatus::NullPointer;
-        }
+    boundary(|| {
+        let out = out_ptr!(out).ok_or(HdlStatus::NullPointer)?;
         let table = registry();
         let s = table.stats();
         let t = handles::thread_stats();
@@ -99,36 +97,10 @@ pub unsafe extern "C" fn hdl_stats(out: *mut HdlRegistryStats) -> HdlStatus {
             stats.shard_live[i] = shard.live;
             stats.shard_slots[i] = shard.slots;
         }
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out.write(stats) };
-        HdlStatus::Ok
+        out.write(stats);
+        Ok(())
     })
 }
-
-/// One entry of a leak report, passed to an `hdl_leak_visitor`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct HdlLeakEntry {
-    /// The entry's handle.
-    pub handle: u64,
-    /// Its type tag.
-    pub type_tag: u32,
-    /// Counted references outstanding (the owner's included while not revoked).
-    pub refs: u32,
-    /// Whether it was revoked (only references taken before keep it alive).
-    pub revoked: bool,
-    /// The object pointer (a `const T *` for a Rust object). Valid during the visit.
-    pub object: *mut c_void,
-    /// For a Rust object, its Rust type name; NULL for a C object. Valid during the visit.
-    pub rust_type: *const c_char,
-    /// Where the entry was inserted (a multi-line backtrace) when the library is built with
-    /// the `debug-backtrace` feature; NULL otherwise. Valid during the visit.
-    pub created_at: *const c_char,
-}
-
-/// A leak-report visitor: called once per live entry with the entry and your `ctx`.
-pub type HdlLeakVisitor =
-    Option<unsafe extern "C" fn(entry: *const HdlLeakEntry, ctx: *mut c_void)>;
 
 /// Calls `visitor(entry, ctx)` for every live entry of the registry, and every revoked entry
 /// that references still keep alive: what a program that ends now leaks. If `out_count` is
@@ -150,93 +122,23 @@ pub unsafe extern "C" fn hdl_leak_report(
     ctx: *mut c_void,
     out_count: *mut usize,
 ) -> HdlStatus {
-    shielded(HdlStatus::Panic, || {
+    boundary(|| {
         let Some(visitor) = visitor else {
-            return HdlStatus::NullPointer;
+            return Err(HdlStatus::NullPointer);
         };
+        let out_count = out_ptr!(out_count);
         let mut count = 0;
-        visit(registry(), |entry| {
+        leak_report::visit(registry(), |entry| {
             count += 1;
             // SAFETY: the caller promises `visitor` may be called with an entry and `ctx`;
             // `entry` and its strings live for the call.
             unsafe { visitor(entry, ctx) };
         });
-        if !out_count.is_null() {
-            // SAFETY: checked non-null; the caller promises it is writable.
-            unsafe { out_count.write(count) };
+        if let Some(out_count) = out_count {
+            out_count.write(count);
         }
-        HdlStatus::Ok
+        Ok(())
     })
-}
-
-/// Builds an `HdlLeakEntry` for each live entry (strings owned for the call) and passes it on.
-fn visit(table: &HandleTable<Entry>, mut f: impl FnMut(&HdlLeakEntry)) {
-    table.visit_live(|live: &LiveEntry, e: &Entry| {
-        let rust_type = match e.kind {
-            Kind::Rust(vt) => CString::new((vt.type_name)()).ok(),
-            Kind::C(_) => None,
-        };
-        let created_at = created_at(live);
-        f(&HdlLeakEntry {
-            handle: live.handle.into_raw(),
-            type_tag: e.tag,
-            refs: live.refs,
-            revoked: live.revoked,
-            object: e.object,
-            rust_type: rust_type
-                .as_deref()
-                .map_or(core::ptr::null(), |s| s.as_ptr()),
-            created_at: created_at
-                .as_deref()
-                .map_or(core::ptr::null(), |s| s.as_ptr()),
-        });
-    });
-}
-
-#[cfg(feature = "debug-backtrace")]
-fn created_at(live: &LiveEntry) -> Option<CString> {
-    let text = live.created_at.as_ref()?.to_string().replace('\0', " ");
-    CString::new(text).ok()
-}
-
-#[cfg(not(feature = "debug-backtrace"))]
-fn created_at(_: &LiveEntry) -> Option<CString> {
-    None
-}
-
-/// The registry's leak report as text (what `HANDLES_LEAK_REPORT=1` prints at exit), and the
-/// number of entries.
-fn leak_report_text() -> (String, usize) {
-    use core::fmt::Write;
-    let mut lines = String::new();
-    let mut count = 0;
-    visit(registry(), |e| {
-        count += 1;
-        let _ = write!(
-            lines,
-            "\n  {:#018x} tag={} refs={}{}",
-            e.handle,
-            e.type_tag,
-            e.refs,
-            if e.revoked { " revoked" } else { "" }
-        );
-        if e.rust_type.is_null() {
-            lines.push_str(" (C object)");
-        } else {
-            // SAFETY: a NUL-terminated string that lives for this visit.
-            let name = unsafe { core::ffi::CStr::from_ptr(e.rust_type) };
-            let _ = write!(lines, " (Rust {})", name.to_string_lossy());
-        }
-        if !e.created_at.is_null() {
-            // SAFETY: as above.
-            let bt = unsafe { core::ffi::CStr::from_ptr(e.created_at) };
-            let _ = write!(lines, "\n    inserted at:\n{}", bt.to_string_lossy());
-        }
-    });
-    (
-        format!("hdl: {count} live handle(s) in the registry{lines}"),
-        count,
-    )
 }
 
 /// Prints the registry's leak report (every live entry with its handle, type tag, reference
@@ -250,37 +152,15 @@ fn leak_report_text() -> (String, usize) {
 /// `out_count` must be NULL or valid for writing a `size_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_leak_report_stderr(out_count: *mut usize) -> HdlStatus {
-    shielded(HdlStatus::Panic, || {
-        let (text, count) = leak_report_text();
-        eprint(&text);
-        if !out_count.is_null() {
-            // SAFETY: checked non-null; the caller promises it is writable.
-            unsafe { out_count.write(count) };
+    boundary(|| {
+        let out_count = out_ptr!(out_count);
+        let (text, count) = leak_report::text(registry());
+        leak_report::eprint(&text);
+        if let Some(out_count) = out_count {
+            out_count.write(count);
         }
-        HdlStatus::Ok
+        Ok(())
     })
-}
-
-fn eprint(text: &str) {
-    use std::io::Write;
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{text}");
-    let _ = err.flush();
-}
-
-/// Builds the registry (its init guard's initialiser) and, when `HANDLES_LEAK_REPORT=1`,
-/// registers the leak report at exit once.
-pub(crate) fn new_registry() -> Box<HandleTable<Entry>> {
-    static HOOKED: AtomicBool = AtomicBool::new(false);
-    if !HOOKED.swap(true, Ordering::AcqRel) {
-        handles::at_exit_if_enabled(Box::new(|| {
-            let (text, count) = leak_report_text();
-            if count > 0 {
-                eprint(&text);
-            }
-        }));
-    }
-    Box::new(HandleTable::new_registry())
 }
 
 /// How a stale handle's entry ended, in `hdl_diagnosis`. In C a `uint32_t` (in C++, an enum
@@ -344,10 +224,8 @@ fn end_reason(e: Option<EndReason>) -> HdlEndReason {
 /// `out` must be NULL or valid for writing an `hdl_diagnosis`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_diagnose(handle: u64, out: *mut HdlDiagnosis) -> HdlStatus {
-    shielded(HdlStatus::Panic, || {
-        if out.is_null() {
-            return HdlStatus::NullPointer;
-        }
+    boundary(|| {
+        let out = out_ptr!(out).ok_or(HdlStatus::NullPointer)?;
         let diagnosis = match Handle::from_raw(handle) {
             None => HdlDiagnosis {
                 status: HdlStatus::NullHandle,
@@ -373,9 +251,8 @@ pub unsafe extern "C" fn hdl_diagnose(handle: u64, out: *mut HdlDiagnosis) -> Hd
                 }
             }
         };
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out.write(diagnosis) };
-        HdlStatus::Ok
+        out.write(diagnosis);
+        Ok(())
     })
 }
 
@@ -393,7 +270,7 @@ pub unsafe extern "C" fn hdl_diagnose(handle: u64, out: *mut HdlDiagnosis) -> Hd
 /// `buf` must be valid for writing `len` bytes (or NULL, then `len` is treated as 0).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_diagnose_text(handle: u64, buf: *mut c_char, len: usize) -> usize {
-    shielded(0, || {
+    boundary(|| {
         let text = match Handle::from_raw(handle) {
             None => format!("handle {handle:#018x}: null handle"),
             Some(h) => registry().diagnose(h).to_string(),

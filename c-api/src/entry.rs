@@ -1,9 +1,8 @@
-//! The process-wide registry and its type-erased entries.
+//! The registry's type-erased entries: a C object with its type tag and destructor, or a boxed
+//! Rust object with its type tag and vtable.
 
-use crate::init::InitGuard;
 use core::any::TypeId;
 use core::ffi::c_void;
-use handles::HandleTable;
 
 /// A C object's destructor: called once with the object pointer when its entry ends. NULL means
 /// "nothing to do".
@@ -118,12 +117,4 @@ impl Drop for Entry {
             Kind::Rust(vt) => unsafe { (vt.drop)(self.object) },
         }
     }
-}
-
-static REGISTRY: InitGuard<HandleTable<Entry>> = InitGuard::new();
-
-/// The process-wide registry: one Acquire load once initialised.
-#[inline(always)]
-pub(crate) fn registry() -> &'static HandleTable<Entry> {
-    REGISTRY.get_or_init(crate::diag::new_registry)
 }

@@ -1,40 +1,12 @@
-//! The exported `hdl_*` functions. Each one checks its arguments, runs inside `catch_unwind`
-//! (no panic crosses `extern "C"`), and writes its outputs only on success.
+//! The exported `hdl_*` functions. Each one runs inside the C boundary (`boundary.rs`: no
+//! panic crosses `extern "C"`), checks its arguments, and writes its outputs only on success.
 
-use crate::entry::{Entry, HdlDestructor, Kind, registry};
+use crate::boundary::{boundary, handle, out_ptr};
+use crate::entry::{Entry, HdlDestructor, Kind};
+use crate::registry::registry;
 use crate::status::HdlStatus;
-use core::ffi::{c_char, c_void};
+use core::ffi::{c_char, c_int, c_void};
 use handles::Handle;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-/// Runs `f`, turning a panic into `on_panic`.
-#[inline(always)]
-pub(crate) fn shielded<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(payload) => {
-            // Dropping the payload may panic again; never let that unwind.
-            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                core::mem::forget(again);
-            }
-            on_panic
-        }
-    }
-}
-
-/// Runs a status-returning body under `catch_unwind`.
-#[inline(always)]
-pub(crate) fn status(f: impl FnOnce() -> Result<(), HdlStatus>) -> HdlStatus {
-    shielded(HdlStatus::Panic, || match f() {
-        Ok(()) => HdlStatus::Ok,
-        Err(e) => e,
-    })
-}
-
-#[inline(always)]
-pub(crate) fn handle(raw: u64) -> Result<Handle, HdlStatus> {
-    Handle::from_raw(raw).ok_or(HdlStatus::NullHandle)
-}
 
 /// Major version of the library these declarations come from.
 pub const HDL_VERSION_MAJOR: u32 = 0;
@@ -52,7 +24,7 @@ pub const HDL_VERSION: u32 =
 /// Thread-safety: any thread. Errors: none.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_version() -> u32 {
-    HDL_VERSION
+    boundary(|| HDL_VERSION)
 }
 
 /// Returns the version of the loaded library as a static string, e.g. `"0.1.0"`.
@@ -60,7 +32,7 @@ pub extern "C" fn hdl_version() -> u32 {
 /// Ownership: static; do not free. Thread-safety: any thread. Errors: none.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_version_string() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    boundary(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }
 
 /// Inserts a C object and writes its new handle (never 0) to `*out_handle`. The entry starts
@@ -89,10 +61,11 @@ pub unsafe extern "C" fn hdl_insert(
     destructor: HdlDestructor,
     out_handle: *mut u64,
 ) -> HdlStatus {
-    status(|| {
-        if object.is_null() || out_handle.is_null() {
+    boundary(|| {
+        if object.is_null() {
             return Err(HdlStatus::NullPointer);
         }
+        let out_handle = out_ptr!(out_handle).ok_or(HdlStatus::NullPointer)?;
         let h = match registry().try_insert(Entry::c(object, type_tag, destructor)) {
             Ok(h) => h,
             Err(e) => {
@@ -102,8 +75,7 @@ pub unsafe extern "C" fn hdl_insert(
                 return Err(error.into());
             }
         };
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out_handle.write(h.into_raw()) };
+        out_handle.write(h.into_raw());
         Ok(())
     })
 }
@@ -131,11 +103,9 @@ pub unsafe extern "C" fn hdl_lookup(
     expected_tag: u32,
     out_object: *mut *mut c_void,
 ) -> HdlStatus {
-    status(|| {
+    boundary(|| {
         let h = self::handle(handle)?;
-        if out_object.is_null() {
-            return Err(HdlStatus::NullPointer);
-        }
+        let out_object = out_ptr!(out_object).ok_or(HdlStatus::NullPointer)?;
         let table = registry();
         let (object, tag) = table.retain_with(h, |e| (e.object, e.tag))?;
         if expected_tag != 0 && tag != expected_tag {
@@ -144,8 +114,7 @@ pub unsafe extern "C" fn hdl_lookup(
             table.release(h)?;
             return Err(HdlStatus::WrongType);
         }
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out_object.write(object) };
+        out_object.write(object);
         Ok(())
     })
 }
@@ -159,7 +128,7 @@ pub unsafe extern "C" fn hdl_lookup(
 /// revoked), `HDL_STATUS_WRONG_TABLE`, `HDL_STATUS_BUSY`, `HDL_STATUS_FULL`, `HDL_STATUS_PANIC`.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_retain(handle: u64) -> HdlStatus {
-    status(|| Ok(registry().retain(self::handle(handle)?)?))
+    boundary(|| Ok(registry().retain(self::handle(handle)?)?))
 }
 
 /// Drops one reference (from `hdl_insert`, `hdl_lookup` or `hdl_retain`). When it is the last,
@@ -175,7 +144,7 @@ pub extern "C" fn hdl_retain(handle: u64) -> HdlStatus {
 /// `Drop` panicked during a reclamation pass this call ran; the release itself happened).
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_release(handle: u64) -> HdlStatus {
-    status(|| {
+    boundary(|| {
         registry()
             .release(self::handle(handle)?)
             .map(drop)
@@ -195,7 +164,7 @@ pub extern "C" fn hdl_release(handle: u64) -> HdlStatus {
 /// `hdl_release`; the revoke itself happened).
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_revoke(handle: u64) -> HdlStatus {
-    status(|| Ok(registry().revoke(self::handle(handle)?)?))
+    boundary(|| Ok(registry().revoke(self::handle(handle)?)?))
 }
 
 /// Removes a C object's entry and gives the object back in `*out_object` without running its
@@ -217,11 +186,9 @@ pub unsafe extern "C" fn hdl_take(
     expected_tag: u32,
     out_object: *mut *mut c_void,
 ) -> HdlStatus {
-    status(|| {
+    boundary(|| {
         let h = self::handle(handle)?;
-        if out_object.is_null() {
-            return Err(HdlStatus::NullPointer);
-        }
+        let out_object = out_ptr!(out_object).ok_or(HdlStatus::NullPointer)?;
         let table = registry();
         // Kind and tag never change for one handle value, so checking first is not racy.
         let takeable = table.with(h, |e| {
@@ -230,9 +197,7 @@ pub unsafe extern "C" fn hdl_take(
         if !takeable {
             return Err(HdlStatus::WrongType);
         }
-        let object = table.take(h)?.into_c_object();
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out_object.write(object) };
+        out_object.write(table.take(h)?.into_c_object());
         Ok(())
     })
 }
@@ -243,9 +208,7 @@ pub unsafe extern "C" fn hdl_take(
 /// Thread-safety: any thread; the answer may be outdated as soon as it returns.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_is_live(handle: u64) -> bool {
-    shielded(false, || {
-        Handle::from_raw(handle).is_some_and(|h| registry().contains(h))
-    })
+    boundary(|| Handle::from_raw(handle).is_some_and(|h| registry().contains(h)))
 }
 
 /// Number of live entries in the registry. Exact when no other thread is changing it.
@@ -253,7 +216,7 @@ pub extern "C" fn hdl_is_live(handle: u64) -> bool {
 /// Thread-safety: any thread. Errors: none.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_live_count() -> usize {
-    shielded(0, || registry().len())
+    boundary(|| registry().len())
 }
 
 /// Writes the type tag of a live entry to `*out_tag`.
@@ -267,14 +230,10 @@ pub extern "C" fn hdl_live_count() -> usize {
 /// `out_tag` must be NULL or valid for writing a `uint32_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_type_tag(handle: u64, out_tag: *mut u32) -> HdlStatus {
-    status(|| {
+    boundary(|| {
         let h = self::handle(handle)?;
-        if out_tag.is_null() {
-            return Err(HdlStatus::NullPointer);
-        }
-        let tag = registry().with(h, |e| e.tag)?;
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { out_tag.write(tag) };
+        let out_tag = out_ptr!(out_tag).ok_or(HdlStatus::NullPointer)?;
+        out_tag.write(registry().with(h, |e| e.tag)?);
         Ok(())
     })
 }
@@ -283,14 +242,14 @@ pub unsafe extern "C" fn hdl_type_tag(handle: u64, out_tag: *mut u32) -> HdlStat
 /// carries the 64 bits. 0 gives NULL. Thread-safety: any thread. Errors: none.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_to_ptr(handle: u64) -> *mut c_void {
-    Handle::from_raw(handle).map_or(core::ptr::null_mut(), Handle::into_ptr)
+    boundary(|| Handle::from_raw(handle).map_or(core::ptr::null_mut(), Handle::into_ptr))
 }
 
 /// The handle carried by a `void *` made by `hdl_to_ptr`. NULL gives 0. Any other pointer gives
 /// a value that every function checks like a handle. Thread-safety: any thread. Errors: none.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_from_ptr(ptr: *const c_void) -> u64 {
-    Handle::from_ptr(ptr).map_or(0, Handle::into_raw)
+    boundary(|| Handle::from_ptr(ptr).map_or(0, Handle::into_raw))
 }
 
 /// Runs a reclamation pass on every shard now: runs the destructor of every ended entry that
@@ -308,12 +267,27 @@ pub extern "C" fn hdl_from_ptr(ptr: *const c_void) -> u64 {
 /// `out_pending` must be NULL or valid for writing a `size_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_flush(out_pending: *mut usize) -> HdlStatus {
-    status(|| {
+    boundary(|| {
+        let out_pending = out_ptr!(out_pending);
         let pending = registry().flush();
-        if !out_pending.is_null() {
-            // SAFETY: checked non-null; the caller promises it is writable.
-            unsafe { out_pending.write(pending) };
+        if let Some(out_pending) = out_pending {
+            out_pending.write(pending);
         }
         Ok(())
+    })
+}
+
+/// Returns the name of a status as a static, NUL-terminated string (`"HDL_STATUS_STALE"`), or
+/// `"HDL_STATUS_UNKNOWN"` for a value that is not a status.
+///
+/// Ownership: the string is static; do not free it. Thread-safety: any thread. Errors: none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_status_name(status: c_int) -> *const c_char {
+    boundary(|| {
+        let name = usize::try_from(status)
+            .ok()
+            .and_then(|i| HdlStatus::ALL.get(i))
+            .map_or(c"HDL_STATUS_UNKNOWN", |s| s.name());
+        name.as_ptr()
     })
 }

@@ -6,10 +6,15 @@
 //! * Rust objects go into the same registry with the typed [`insert`] and are read with the
 //!   type-checked scoped [`with`], so the generic C functions work on them too.
 //! * Every entry point checks its pointers, catches panics and reports them as
-//!   [`HdlStatus::Panic`], and writes its outputs only on success.
+//!   [`HdlStatus::Panic`], and writes its outputs only on success (`boundary.rs`).
 //!
-//! The registry sits behind a lock-free init guard (`init.rs`): once initialised, reaching it
-//! costs one Acquire load.
+//! The registry (`registry.rs`) sits behind a lock-free init guard (`init.rs`): once
+//! initialised, reaching it costs one Acquire load.
+//!
+//! Modules, each importing only modules listed before it: `sync` and `init` (the init guard),
+//! `status` (the status enum), `entry` (type-erased entries), `boundary` (panic boundary,
+//! out-pointers), `leak_report`, `registry` (the static table), `rust_api`, `ffi` (the core
+//! `hdl_*` functions), `callback`, `diag` (diagnostics; it only reads the registry).
 
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("handles-capi needs 64-bit pointers (handles travel through `void *`)");
@@ -20,6 +25,8 @@ mod init;
 mod sync;
 
 #[cfg(not(handles_loom))]
+mod boundary;
+#[cfg(not(handles_loom))]
 mod callback;
 #[cfg(not(handles_loom))]
 mod diag;
@@ -27,6 +34,10 @@ mod diag;
 mod entry;
 #[cfg(not(handles_loom))]
 mod ffi;
+#[cfg(not(handles_loom))]
+mod leak_report;
+#[cfg(not(handles_loom))]
+mod registry;
 #[cfg(not(handles_loom))]
 mod rust_api;
 #[cfg(not(handles_loom))]
@@ -50,6 +61,8 @@ pub use entry::HdlDestructor;
 #[cfg(not(handles_loom))]
 pub use ffi::*;
 #[cfg(not(handles_loom))]
+pub use leak_report::{HdlLeakEntry, HdlLeakVisitor};
+#[cfg(not(handles_loom))]
 pub use rust_api::{flush, insert, with};
 #[cfg(not(handles_loom))]
-pub use status::{HdlStatus, hdl_status_name};
+pub use status::HdlStatus;

@@ -1,7 +1,8 @@
 //! Rust objects in the C registry, so that C's generic `hdl_retain` / `hdl_release` /
 //! `hdl_revoke` / `hdl_lookup` work on them.
 
-use crate::entry::{Entry, registry};
+use crate::entry::Entry;
+use crate::registry::registry;
 use crate::status::HdlStatus;
 use handles::Handle;
 

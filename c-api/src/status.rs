@@ -1,6 +1,6 @@
 //! The status enum every fallible `hdl_*` function returns.
 
-use core::ffi::{CStr, c_char, c_int};
+use core::ffi::CStr;
 use handles::Error;
 
 /// The result of an `hdl_*` call. `HDL_STATUS_OK` is 0; every other value is an error, and a
@@ -40,35 +40,108 @@ pub enum HdlStatus {
 
 const _: () = assert!(size_of::<HdlStatus>() == 4 && align_of::<HdlStatus>() == 4);
 
-impl HdlStatus {
-    /// Every status, in numeric order.
-    pub const ALL: [HdlStatus; 10] = [
-        HdlStatus::Ok,
-        HdlStatus::NullHandle,
-        HdlStatus::NullPointer,
-        HdlStatus::Invalid,
-        HdlStatus::Stale,
-        HdlStatus::WrongTable,
-        HdlStatus::WrongType,
-        HdlStatus::Busy,
-        HdlStatus::Full,
-        HdlStatus::Panic,
-    ];
+/// Derives [`HdlStatus::ALL`] and [`HdlStatus::name`] from the variant names. The enum itself
+/// stays a plain item above, because cbindgen reads the header's `hdl_status` from it and does not
+/// expand macros. The list is checked against the enum by the compiler: `name` matches without a
+/// wildcard (a missing variant does not compile, a repeated one is an unreachable pattern), and a
+/// constant assertion checks that `ALL` is in discriminant order, which `hdl_status_name`
+/// relies on. Each C name is `HDL_STATUS_` and the variant in SCREAMING_SNAKE_CASE, as cbindgen
+/// renames the enumerators (`rename_variants`, `prefix_with_name`).
+macro_rules! status_names {
+    ($($variant:ident),+ $(,)?) => {
+        impl HdlStatus {
+            /// Every status, in numeric order.
+            pub const ALL: [HdlStatus; [$(HdlStatus::$variant),+].len()] =
+                [$(HdlStatus::$variant),+];
 
-    /// The enumerator's name as it appears in the C header, e.g. `"HDL_STATUS_STALE"`.
-    pub const fn name(self) -> &'static CStr {
-        match self {
-            HdlStatus::Ok => c"HDL_STATUS_OK",
-            HdlStatus::NullHandle => c"HDL_STATUS_NULL_HANDLE",
-            HdlStatus::NullPointer => c"HDL_STATUS_NULL_POINTER",
-            HdlStatus::Invalid => c"HDL_STATUS_INVALID",
-            HdlStatus::Stale => c"HDL_STATUS_STALE",
-            HdlStatus::WrongTable => c"HDL_STATUS_WRONG_TABLE",
-            HdlStatus::WrongType => c"HDL_STATUS_WRONG_TYPE",
-            HdlStatus::Busy => c"HDL_STATUS_BUSY",
-            HdlStatus::Full => c"HDL_STATUS_FULL",
-            HdlStatus::Panic => c"HDL_STATUS_PANIC",
+            /// The enumerator's name as it appears in the C header, e.g. `"HDL_STATUS_STALE"`.
+            pub const fn name(self) -> &'static CStr {
+                match self {
+                    $(HdlStatus::$variant => {
+                        const BYTES: &[u8] = &c_name::<{ c_name_len(stringify!($variant)) }>(
+                            stringify!($variant),
+                        );
+                        const NAME: &CStr = as_c_str(BYTES);
+                        NAME
+                    })+
+                }
+            }
         }
+
+        const _: () = {
+            let mut i = 0;
+            while i < HdlStatus::ALL.len() {
+                assert!(HdlStatus::ALL[i] as usize == i, "HdlStatus::ALL is not in numeric order");
+                i += 1;
+            }
+        };
+    };
+}
+
+status_names!(
+    Ok,
+    NullHandle,
+    NullPointer,
+    Invalid,
+    Stale,
+    WrongTable,
+    WrongType,
+    Busy,
+    Full,
+    Panic,
+);
+
+/// The prefix cbindgen gives the enumerators of `hdl_status`.
+const C_PREFIX: &str = "HDL_STATUS_";
+
+/// The length of `c_name(variant)` with its NUL: an underscore before every capital but the
+/// first.
+const fn c_name_len(variant: &str) -> usize {
+    let v = variant.as_bytes();
+    let mut len = C_PREFIX.len() + v.len() + 1;
+    let mut i = 1;
+    while i < v.len() {
+        if v[i].is_ascii_uppercase() {
+            len += 1;
+        }
+        i += 1;
+    }
+    len
+}
+
+/// The C name of a variant with its NUL (`NullHandle` gives `HDL_STATUS_NULL_HANDLE`), built at
+/// compile time. `N` is `c_name_len(variant)`.
+const fn c_name<const N: usize>(variant: &str) -> [u8; N] {
+    let (p, v) = (C_PREFIX.as_bytes(), variant.as_bytes());
+    let mut out = [0u8; N];
+    let mut n = 0;
+    while n < p.len() {
+        out[n] = p[n];
+        n += 1;
+    }
+    let mut i = 0;
+    while i < v.len() {
+        assert!(
+            v[i].is_ascii_alphanumeric(),
+            "a variant name is ASCII letters and digits"
+        );
+        if i > 0 && v[i].is_ascii_uppercase() {
+            out[n] = b'_';
+            n += 1;
+        }
+        out[n] = v[i].to_ascii_uppercase();
+        n += 1;
+        i += 1;
+    }
+    assert!(n + 1 == N, "N must be c_name_len(variant)");
+    out
+}
+
+/// `bytes` as a C string (evaluated at compile time, where a failure is a build error).
+const fn as_c_str(bytes: &'static [u8]) -> &'static CStr {
+    match CStr::from_bytes_with_nul(bytes) {
+        Ok(name) => name,
+        Err(_) => panic!("a C name has one NUL, at its end"),
     }
 }
 
@@ -94,16 +167,3 @@ impl core::fmt::Display for HdlStatus {
 }
 
 impl std::error::Error for HdlStatus {}
-
-/// Returns the name of a status as a static, NUL-terminated string (`"HDL_STATUS_STALE"`), or
-/// `"HDL_STATUS_UNKNOWN"` for a value that is not a status.
-///
-/// Ownership: the string is static; do not free it. Thread-safety: any thread. Errors: none.
-#[unsafe(no_mangle)]
-pub extern "C" fn hdl_status_name(status: c_int) -> *const c_char {
-    let name = usize::try_from(status)
-        .ok()
-        .and_then(|i| HdlStatus::ALL.get(i))
-        .map_or(c"HDL_STATUS_UNKNOWN", |s| s.name());
-    name.as_ptr()
-}

@@ -1,6 +1,7 @@
 //! Extra entry points for the C tests and the call-cost bench (feature `testing`; not part of
 //! the header or of the API).
 
+use crate::boundary::{boundary, handle, out_ptr};
 use crate::status::HdlStatus;
 use crate::{
     HdlCallbackFn, HdlDestructor, HdlDiagnosis, HdlEndReason, HdlLeakEntry, HdlLeakVisitor,
@@ -32,7 +33,7 @@ impl Drop for TestObject {
 /// Inserts a Rust `TestObject` through the typed API, as a Rust library would.
 ///
 /// # Safety
-/// `out_handle` must be NULL or writable.
+/// `out_handle` must be NULL or valid for writing a `uint64_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_testing_insert_rust(
     type_tag: u32,
@@ -40,57 +41,45 @@ pub unsafe extern "C" fn hdl_testing_insert_rust(
     panic_on_drop: bool,
     out_handle: *mut u64,
 ) -> HdlStatus {
-    if out_handle.is_null() {
-        return HdlStatus::NullPointer;
-    }
-    match crate::insert(
-        type_tag,
-        TestObject {
+    boundary(|| {
+        let out_handle = out_ptr!(out_handle).ok_or(HdlStatus::NullPointer)?;
+        let object = TestObject {
             value,
             panic_on_drop,
-        },
-    ) {
-        Ok(h) => {
-            // SAFETY: checked non-null; the caller promises it is writable.
-            unsafe { out_handle.write(h.into_raw()) };
-            HdlStatus::Ok
-        }
-        Err(e) => e,
-    }
+        };
+        out_handle.write(crate::insert(type_tag, object)?.into_raw());
+        Ok(())
+    })
 }
 
 /// Typed scoped lookup of a `TestObject`; `as_string` asks for the wrong Rust type.
 ///
 /// # Safety
-/// `out_value` must be writable.
+/// `out_value` must be NULL or valid for writing a `uint64_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_testing_rust_value(
     handle: u64,
     as_string: bool,
     out_value: *mut u64,
 ) -> HdlStatus {
-    let Some(h) = Handle::from_raw(handle) else {
-        return HdlStatus::NullHandle;
-    };
-    let r = if as_string {
-        crate::with(h, |s: &String| s.len() as u64)
-    } else {
-        crate::with(h, |o: &TestObject| o.value)
-    };
-    match r {
-        Ok(v) => {
-            // SAFETY: the caller promises it is writable.
-            unsafe { out_value.write(v) };
-            HdlStatus::Ok
-        }
-        Err(e) => e,
-    }
+    boundary(|| {
+        let h = self::handle(handle)?;
+        let value = if as_string {
+            crate::with(h, |s: &String| s.len() as u64)
+        } else {
+            crate::with(h, |o: &TestObject| o.value)
+        }?;
+        out_ptr!(out_value)
+            .ok_or(HdlStatus::NullPointer)?
+            .write(value);
+        Ok(())
+    })
 }
 
 /// How many `TestObject`s have been dropped.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_testing_rust_drops() -> u64 {
-    DROPS.load(Ordering::SeqCst)
+    boundary(|| DROPS.load(Ordering::SeqCst))
 }
 
 // ---- call-cost bench: a Rust library's own static table, no registry -------------------------
@@ -100,28 +89,25 @@ static BENCH: HandleTable<u64> = HandleTable::new();
 /// An empty C→Rust call (the baseline).
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_testing_empty(handle: u64) -> u64 {
-    handle
+    boundary(|| handle)
 }
 
 /// Inserts into a static `HandleTable<u64>` (a handle of another table than the registry).
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_testing_static_insert(value: u64) -> u64 {
-    BENCH.insert(value).into_raw()
+    boundary(|| BENCH.insert(value).into_raw())
 }
 
 /// A C→Rust entry doing a scoped lookup in a static table; 0 for a bad handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_testing_static_get(handle: u64) -> u64 {
-    let Some(h) = Handle::from_raw(handle) else {
-        return 0;
-    };
-    BENCH.with(h, |v| *v).unwrap_or(0)
+    boundary(|| Handle::from_raw(handle).map_or(0, |h| BENCH.with(h, |v| *v).unwrap_or(0)))
 }
 
 /// Revokes a static-table handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_testing_static_remove(handle: u64) -> bool {
-    Handle::from_raw(handle).is_some_and(|h| BENCH.revoke(h).is_ok())
+    boundary(|| Handle::from_raw(handle).is_some_and(|h| BENCH.revoke(h).is_ok()))
 }
 
 // ---- layout of the header's types as Rust sees it (tests/c/test_layout.c) -------------------
@@ -259,7 +245,7 @@ unsafe fn find_field(type_name: *const c_char, field: *const c_char) -> Option<(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_testing_sizeof(type_name: *const c_char) -> usize {
     // SAFETY: our caller's promise.
-    unsafe { find(type_name) }.map_or(usize::MAX, |l| l.size)
+    boundary(|| unsafe { find(type_name) }.map_or(usize::MAX, |l| l.size))
 }
 
 /// Alignment of a header type as Rust lays it out; `SIZE_MAX` if unknown.
@@ -269,7 +255,7 @@ pub unsafe extern "C" fn hdl_testing_sizeof(type_name: *const c_char) -> usize {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_testing_alignof(type_name: *const c_char) -> usize {
     // SAFETY: our caller's promise.
-    unsafe { find(type_name) }.map_or(usize::MAX, |l| l.align)
+    boundary(|| unsafe { find(type_name) }.map_or(usize::MAX, |l| l.align))
 }
 
 /// Number of fields of a header struct in Rust (0 for a type that is not a struct); `SIZE_MAX`
@@ -280,7 +266,7 @@ pub unsafe extern "C" fn hdl_testing_alignof(type_name: *const c_char) -> usize 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_testing_field_count(type_name: *const c_char) -> usize {
     // SAFETY: our caller's promise.
-    unsafe { find(type_name) }.map_or(usize::MAX, |l| l.fields.len())
+    boundary(|| unsafe { find(type_name) }.map_or(usize::MAX, |l| l.fields.len()))
 }
 
 /// `offsetof` of a field of a header struct in Rust; `SIZE_MAX` if either name is unknown.
@@ -293,7 +279,7 @@ pub unsafe extern "C" fn hdl_testing_offsetof(
     field: *const c_char,
 ) -> usize {
     // SAFETY: our caller's promise.
-    unsafe { find_field(type_name, field) }.map_or(usize::MAX, |(offset, _)| offset)
+    boundary(|| unsafe { find_field(type_name, field) }.map_or(usize::MAX, |(offset, _)| offset))
 }
 
 /// `sizeof` of a field of a header struct in Rust; `SIZE_MAX` if either name is unknown.
@@ -306,5 +292,5 @@ pub unsafe extern "C" fn hdl_testing_field_sizeof(
     field: *const c_char,
 ) -> usize {
     // SAFETY: our caller's promise.
-    unsafe { find_field(type_name, field) }.map_or(usize::MAX, |(_, size)| size)
+    boundary(|| unsafe { find_field(type_name, field) }.map_or(usize::MAX, |(_, size)| size))
 }

@@ -35,6 +35,23 @@ fn status_names() {
     }
 }
 
+/// The names Rust derives are the header's enumerators, with the same values, and the header
+/// has no other `HDL_STATUS_*` enumerator.
+#[test]
+fn status_names_match_the_header() {
+    let header = include_str!("../../include/hdl.h");
+    for s in HdlStatus::ALL {
+        let name = s.name().to_str().unwrap();
+        let line = format!("  {name} = {},\n", s as u32);
+        assert!(header.contains(&line), "include/hdl.h lacks {line:?}");
+    }
+    let enumerators = header
+        .lines()
+        .filter(|l| l.trim_start().starts_with("HDL_STATUS_"))
+        .count();
+    assert_eq!(enumerators, HdlStatus::ALL.len());
+}
+
 static C_DROPS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe extern "C" fn count_drop(_: *mut c_void) {
