@@ -39,9 +39,10 @@ pub extern "C" fn hdl_version_string() -> *const c_char {
 /// with one reference, owned by the caller.
 ///
 /// Ownership: the registry takes charge of `object`: when the entry's last reference is released
-/// (or it is revoked with none outstanding), `destructor(object)` runs exactly once, on whichever
-/// thread runs the next reclamation pass of the entry's shard (every 128 ended entries per
-/// shard, or `hdl_flush`), outside any lock. `destructor` may be NULL (nothing to run); it must
+/// (or it is revoked with none outstanding), `destructor(object)` runs exactly once, outside any
+/// lock: inside that `hdl_release`/`hdl_revoke` when no other thread uses the library, else on
+/// whichever thread runs the next reclamation pass (when a shard has 1,024 ended entries, or
+/// `hdl_flush`). `destructor` may be NULL (nothing to run); it must
 /// not unwind or `longjmp`, and it may call any `hdl_*` function. `hdl_take` gives the object
 /// back without running the destructor. `type_tag` is yours to choose; 0 means untagged (only
 /// `expected_tag == 0` matches it).

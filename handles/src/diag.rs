@@ -35,8 +35,8 @@ use core::fmt;
 ///
 /// let table = HandleTable::new();
 /// let released = table.insert(1);
-/// table.release(released).unwrap();
 /// let revoked = table.insert(2);
+/// table.release(released).unwrap();
 /// table.revoke(revoked).unwrap();
 /// assert_eq!(table.with(released, |_| ()), Err(Error::Stale));
 /// assert_eq!(table.diagnose(released).ended, Some(EndReason::Released));

@@ -764,3 +764,55 @@ fn shared_barrier_covers_every_caller() {
         assert!((1..=2).contains(&issued));
     });
 }
+
+/// Prompt drop: the revoker may drop the value inside `revoke` when it finds no other thread
+/// registered, while a second thread registers and looks the handle up. Either the revoker sees
+/// the other thread's claim (and retires the entry for a pass), or the reader's validation sees
+/// the entry ended; the value is never read while or after it is dropped, and dropped once.
+#[test]
+fn prompt_drop_vs_a_thread_registering() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(3, &drops));
+        let reader = {
+            let table = table.clone();
+            thread::spawn(move || table.with(h, Tracked::read))
+        };
+        table.revoke(h).unwrap();
+        let seen = reader.join().unwrap();
+        assert!(seen == Ok(3) || seen == Err(Error::Stale), "{seen:?}");
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A take that finds no other thread registered skips the heavy barrier, while a second thread
+/// registers and looks the entry up: the take either moves the value out with no reader left
+/// on it, or fails (`Busy`) because the reader settled the entry; never both.
+#[test]
+fn prompt_take_vs_a_thread_registering() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(4, &drops));
+        let reader = {
+            let table = table.clone();
+            thread::spawn(move || table.with(h, Tracked::read))
+        };
+        let taken = table.take(h);
+        let seen = reader.join().unwrap();
+        match taken {
+            Ok(value) => {
+                assert_eq!(value.read(), 4);
+                assert!(seen == Ok(4) || seen == Err(Error::Stale), "{seen:?}");
+            }
+            Err(e) => {
+                assert_eq!(e, Error::Busy);
+                assert_eq!(table.revoke(h), Ok(()));
+            }
+        }
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}

@@ -21,7 +21,7 @@
 //! resumes (later payloads are dropped, and forgotten if their own `Drop` panics).
 
 use crate::barrier;
-use crate::global::registry;
+use crate::global::{self, registry};
 use crate::handle::{GEN_SHIFT, SHARDS};
 use crate::panics::FirstPanic;
 use crate::shard::Shard;
@@ -41,11 +41,43 @@ impl<T: Send + Sync> HandleTable<T> {
         ended: u64,
         may_reclaim: bool,
     ) {
+        if may_reclaim && self.drop_if_alone(shard_index, index, slot, ended) {
+            return;
+        }
         let shard = self.shard(shard_index);
         let pending = shard.push_retired(index, slot, ended);
         if may_reclaim && pending >= RECLAIM_BATCH + shard.kept() {
             self.reclaim_all();
         }
+    }
+
+    /// Drops the value of a slot this thread has just ended (its ENDED state `ended`) at once,
+    /// when no other thread can be reading it ([`Registry::alone`](crate::registry::Registry::alone):
+    /// the calling thread is the only one with a record, and holds no hazard on the slot
+    /// itself). Returns whether it did; otherwise the slot goes on the retire list as usual.
+    /// A panic in the value's `Drop` unwinds after the slot is recycled.
+    fn drop_if_alone(&self, shard_index: usize, index: u64, slot: &Slot<T>, ended: u64) -> bool {
+        let Some(me) = global::local() else {
+            return false;
+        };
+        if !registry().alone(me, slot as *const Slot<T> as usize) {
+            return false;
+        }
+        // As in a pass: a child forked mid-drop never drops the value again.
+        slot.state
+            .store(identity_of(ended) | DROPPING, Ordering::Relaxed);
+        /// Recycles the slot when the drop returns or unwinds.
+        struct Recycle<'a, T: Send + Sync>(&'a HandleTable<T>, usize, u64, &'a Slot<T>, u64);
+        impl<T: Send + Sync> Drop for Recycle<'_, T> {
+            fn drop(&mut self) {
+                self.0.recycle(self.1, self.2, self.3, self.4);
+            }
+        }
+        let _recycle = Recycle(self, shard_index, index, slot, identity_of(ended));
+        // SAFETY: we ended the entry (no references), it is on no list, and no thread can hold
+        // a hazard on it (`alone`), so nothing else can reach the value.
+        unsafe { slot.drop_value() };
+        true
     }
 
     /// A reclamation pass over every shard with one shared heavy barrier and one hazard

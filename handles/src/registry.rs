@@ -15,7 +15,7 @@
 //! `global.rs`.
 
 use crate::error::FailureKind;
-use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 use core::ptr;
 
 /// Hazard cells held inline in a record: a thread can hold this many scoped lookups at once
@@ -135,6 +135,15 @@ impl Record {
         core::array::from_fn(|k| self.failures[k].load(Ordering::Relaxed))
     }
 
+    /// Whether some hazard cell's value satisfies `test`: the inline cells first, unrolled,
+    /// and the overflow chain only if the record has one.
+    #[inline(always)]
+    fn any_cell(&self, ordering: Ordering, test: impl Fn(usize) -> bool) -> bool {
+        self.hazards.iter().any(|c| test(c.load(ordering)))
+            || (!self.overflow.load(Ordering::Acquire).is_null()
+                && self.cells().any(|c| test(c.load(ordering))))
+    }
+
     fn has_hazards(&self) -> bool {
         self.cells().any(|c| c.load(Ordering::Acquire) != 0)
     }
@@ -227,6 +236,8 @@ impl Registry {
                     !rec.has_hazards(),
                     "claimed a record that carries another thread's hazards"
                 );
+                // Pairs with the fence in `alone`: see there.
+                fence(Ordering::SeqCst);
                 return rec;
             }
         }
@@ -254,8 +265,56 @@ impl Registry {
                 Err(current) => head = current,
             }
         }
+        // Pairs with the fence in `alone`: see there.
+        fence(Ordering::SeqCst);
         // SAFETY: records are never freed while the registry exists (it is a static).
         unsafe { &*rec }
+    }
+
+    /// Whether no thread but the caller (whose record is `me`) can be reading the slot at
+    /// `addr` under a hazard, so that the caller, which has just ended the slot's entry (or
+    /// moved it to TAKING), may drop or move its value at once, without a heavy barrier.
+    ///
+    /// True when every other record is free and carries no hazard, and no hazard cell of `me`
+    /// names the slot. Why that is enough: a thread reads a value only under a hazard in a
+    /// record it has claimed, and it claims before it publishes. Here: the caller's ending
+    /// store, the fence, then the owner loads. In `claim`: the claiming CAS (or the new
+    /// record's publication), the fence, then (later) the hazard store and the state load.
+    /// By the two `SeqCst` fences, either we see the claim (and say no), or the claimer's
+    /// state load sees the entry ended (and it backs off). A record released with late guards
+    /// still shows their hazards: Acquire on the owner word pairs with `release`.
+    pub(crate) fn alone(&self, me: &Record, addr: usize) -> bool {
+        // The single-threaded program: ours is the only record. A record published after the
+        // fence belongs to a claimer whose own fence comes later, so it sees our stores.
+        let head = self.head.load(Ordering::Acquire).cast_const();
+        if ptr::eq(head, me) && me.next.is_null() {
+            fence(Ordering::SeqCst);
+            return ptr::eq(self.head.load(Ordering::Acquire), head)
+                && !me.any_cell(Ordering::Relaxed, |c| c == addr);
+        }
+        // Cheap pre-check, without the fence: another claimed record (the usual
+        // multi-threaded case) means no.
+        if self
+            .iter()
+            .any(|rec| !ptr::eq(rec, me) && rec.owner.load(Ordering::Relaxed) & FREE == 0)
+        {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        // Walk again from the head: a record published since the pre-check must be seen.
+        for rec in self.iter() {
+            if ptr::eq(rec, me) {
+                // Our own cells: only we write them.
+                if rec.any_cell(Ordering::Relaxed, |c| c == addr) {
+                    return false;
+                }
+            } else if rec.owner.load(Ordering::Acquire) & FREE == 0
+                || rec.any_cell(Ordering::Acquire, |c| c != 0)
+            {
+                return false;
+            }
+        }
+        true
     }
 
     /// Returns the calling thread's record to the pool (at thread exit, or when a temporary

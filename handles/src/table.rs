@@ -468,9 +468,11 @@ impl<T: Send + Sync> HandleTable<T> {
     /// blocks and never waits for other threads.
     ///
     /// When the entry ends, the value is dropped once no scoped lookup can still be reading
-    /// it. Lookups publish nothing but a per-thread hazard, so that check runs in batches (a
-    /// shard reclaims after every 128 ended entries), on [`HandleTable::flush`], and when the
-    /// table is dropped.
+    /// it: inside this call when no other thread uses any table (and this one holds no guard
+    /// on the entry); otherwise, because lookups publish nothing but a per-thread hazard, in
+    /// batches: when a shard has 1,024 ended entries (a pass over the whole table), on
+    /// [`HandleTable::flush`], and when the table is dropped. A `Drop` that panics here
+    /// propagates after the revoke is complete.
     ///
     /// ```
     /// let table = handles::HandleTable::new();
@@ -579,15 +581,20 @@ impl<T: Send + Sync> HandleTable<T> {
             }
         };
         let taking = identity | TAKING | token;
-        // Make every hazard published before a reader's barrier visible, with a heavy barrier
-        // shared with concurrent takers and passes. A reader whose hazard we miss sees TAKING and settles the entry
+        // If no other thread has a record and we hold no hazard on the slot, nobody can be
+        // reading it (`Registry::alone`): no barrier. Otherwise make every hazard published
+        // before a reader's barrier visible, with a heavy barrier shared with concurrent
+        // takers and passes. A reader whose hazard we miss sees TAKING and settles the entry
         // back to LIVE (`Guard::protect`), and so does every retain, release and revoke
         // meanwhile: then our final CAS fails.
         let addr = slot as *const Slot<T> as usize;
-        barrier::heavy();
-        let borrowed = global::registry()
-            .iter()
-            .any(|rec| rec.cells().any(|h| h.load(Ordering::Acquire) == addr));
+        let alone = global::local().is_some_and(|me| global::registry().alone(me, addr));
+        let borrowed = !alone && {
+            barrier::heavy();
+            global::registry()
+                .iter()
+                .any(|rec| rec.cells().any(|h| h.load(Ordering::Acquire) == addr))
+        };
         if borrowed {
             // Put it back unless an operation has settled it already. Release: anything we did
             // stays ordered before the next owner's operations.

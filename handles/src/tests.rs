@@ -26,6 +26,38 @@ impl Drop for Tracked {
     }
 }
 
+/// Another registered thread, parked until dropped. While one lives the calling thread is never
+/// alone (`Registry::alone`), so ended values always wait for a reclamation pass: tests of
+/// passes use it to be deterministic whatever else runs in the process.
+struct Witness {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn witness() -> Witness {
+    let (stop, parked) = std::sync::mpsc::channel::<()>();
+    let (ready, registered) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let _ = crate::global::local(); // registers this thread
+        ready.send(()).unwrap();
+        let _ = parked.recv();
+    });
+    registered.recv().unwrap();
+    Witness {
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn counter() -> Arc<AtomicUsize> {
     Arc::new(AtomicUsize::new(0))
 }
@@ -117,6 +149,7 @@ fn revoked_entries_with_references_drop_with_table() {
 
 #[test]
 fn panicking_drop_leaves_table_consistent() {
+    let _witness = witness(); // passes, not prompt drops
     struct Bomb(Arc<AtomicUsize>);
     impl Drop for Bomb {
         fn drop(&mut self) {
@@ -437,6 +470,7 @@ fn retain_with_closure_cannot_free_its_own_value() {
 /// release on unwind now only retires the entry; the pass runs later.
 #[test]
 fn retain_with_unwinding_never_runs_a_pass() {
+    let _witness = witness(); // passes, not prompt drops
     struct Bomb;
     impl Drop for Bomb {
         fn drop(&mut self) {
@@ -477,6 +511,7 @@ fn retain_with_unwinding_never_runs_a_pass() {
 /// list, so the rest of the list was never dropped.
 #[test]
 fn panicking_payloads_do_not_cut_a_pass_short() {
+    let _witness = witness(); // passes, not prompt drops
     struct LoudPayload;
     impl Drop for LoudPayload {
         fn drop(&mut self) {
