@@ -58,6 +58,27 @@
 #define HDL_VERSION (((HDL_VERSION_MAJOR << 16) | (HDL_VERSION_MINOR << 8)) | HDL_VERSION_PATCH)
 
 /**
+ * Reclamation policy: destructors of entries that could not be destroyed inside the call that
+ * ended them run in passes inside whichever `hdl_release`/`hdl_revoke` fills a shard's batch
+ * (1,024 ended entries), and at `hdl_flush`.
+ */
+#define HDL_RECLAIM_CALLER 0
+
+/**
+ * Reclamation policy (the default): a background thread of the library runs those
+ * destructors a few milliseconds after their entries end, so no `hdl_*` call ever runs the
+ * destructor of another entry (a caller may hold its own mutex across `hdl_release` even if
+ * other entries' destructors take it). The thread starts on first need: never in a program
+ * that uses the library from one thread only.
+ */
+#define HDL_RECLAIM_BACKGROUND 1
+
+/**
+ * Reclamation policy: those destructors run only inside `hdl_flush`; no thread is started.
+ */
+#define HDL_RECLAIM_EXPLICIT 2
+
+/**
  * The result of an `hdl_*` call. `HDL_STATUS_OK` is 0; every other value is an error, and a
  * call that fails changes nothing and writes none of its outputs.
  *
@@ -111,6 +132,11 @@ enum hdl_status
    * whose entry ended during this call). The operation itself completed; see each function.
    */
   HDL_STATUS_PANIC = 9,
+  /**
+   * An argument that is neither a handle nor a pointer is out of range (for example an
+   * unknown reclamation policy).
+   */
+  HDL_STATUS_INVALID_ARGUMENT = 10,
 };
 #ifndef __cplusplus
 typedef uint32_t hdl_status;
@@ -447,9 +473,10 @@ const char *hdl_version_string(void);
  * with one reference, owned by the caller.
  *
  * Ownership: the registry takes charge of `object`: when the entry's last reference is released
- * (or it is revoked with none outstanding), `destructor(object)` runs exactly once, on whichever
- * thread runs the next reclamation pass of the entry's shard (every 128 ended entries per
- * shard, or `hdl_flush`), outside any lock. `destructor` may be NULL (nothing to run); it must
+ * (or it is revoked with none outstanding), `destructor(object)` runs exactly once, outside any
+ * lock: inside that `hdl_release`/`hdl_revoke` when no other thread uses the library, else on
+ * whichever thread runs the next reclamation pass (when a shard has 1,024 ended entries, or
+ * `hdl_flush`). `destructor` may be NULL (nothing to run); it must
  * not unwind or `longjmp`, and it may call any `hdl_*` function. `hdl_take` gives the object
  * back without running the destructor. `type_tag` is yours to choose; 0 means untagged (only
  * `expected_tag == 0` matches it).
@@ -593,15 +620,36 @@ uint64_t hdl_from_ptr(const void *ptr);
  * that destructors ran, and at shutdown: the registry is never destroyed, so entries still
  * ended-but-unreclaimed at exit never have their destructors run.
  *
- * Thread-safety: any thread; destructors run on the calling thread, outside any lock.
+ * Thread-safety: any thread; destructors run on the calling thread, outside any lock. Returns
+ * once passes other threads (the background reclaimer included) were running are done too.
  *
- * Errors: `HDL_STATUS_PANIC` (a Rust object's `Drop` panicked; the rest of that shard's pass
- * completed, other shards may wait for the next pass).
+ * Errors: `HDL_STATUS_PANIC` (a Rust object's `Drop` panicked; the rest of the pass
+ * completed).
  *
  * # Safety
  * `out_pending` must be NULL or valid for writing a `size_t`.
  */
 hdl_status hdl_flush(size_t *out_pending);
+
+/**
+ * Sets the registry's reclamation policy: which thread runs the destructors of ended entries
+ * that could not run inside the call that ended them (`HDL_RECLAIM_CALLER`,
+ * `HDL_RECLAIM_BACKGROUND` or `HDL_RECLAIM_EXPLICIT`). In every policy, when no other thread
+ * uses the library, the destructor runs inside the `hdl_release`/`hdl_revoke` that ended the
+ * entry. The default is `HDL_RECLAIM_BACKGROUND`, or what the environment variable
+ * `HANDLES_RECLAIM` (`caller`, `background`, `explicit`) says when the registry is first used.
+ * Takes effect for entries that end afterwards.
+ *
+ * Thread-safety: any thread. Errors: `HDL_STATUS_INVALID_ARGUMENT` (not a policy; nothing
+ * changes).
+ */
+hdl_status hdl_set_reclaim_policy(uint32_t policy);
+
+/**
+ * The registry's reclamation policy (`HDL_RECLAIM_*`). Thread-safety: any thread. Errors:
+ * none.
+ */
+uint32_t hdl_reclaim_policy(void);
 
 /**
  * Returns the name of a status as a static, NUL-terminated string (`"HDL_STATUS_STALE"`), or

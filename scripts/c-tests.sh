@@ -112,7 +112,7 @@ done
 "$OUT/bin/test_diag_asan"
 
 step "C tests under valgrind"
-VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1"
+VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1 --suppressions=tests/c/valgrind.supp"
 build test_layout -O1 -fshort-enums -DHDL_TEST_SHORT_ENUMS
 mv "$OUT/bin/test_layout" "$OUT/bin/test_layout_short"
 for t in test_api test_threads test_callbacks test_diag test_layout; do build "$t" -O1; done

@@ -6,7 +6,7 @@ use crate::entry::{Entry, HdlDestructor, Kind};
 use crate::registry::registry;
 use crate::status::HdlStatus;
 use core::ffi::{c_char, c_int, c_void};
-use handles::Handle;
+use handles::{Handle, ReclaimPolicy};
 
 /// Major version of the library these declarations come from.
 pub const HDL_VERSION_MAJOR: u32 = 0;
@@ -259,10 +259,11 @@ pub extern "C" fn hdl_from_ptr(ptr: *const c_void) -> u64 {
 /// that destructors ran, and at shutdown: the registry is never destroyed, so entries still
 /// ended-but-unreclaimed at exit never have their destructors run.
 ///
-/// Thread-safety: any thread; destructors run on the calling thread, outside any lock.
+/// Thread-safety: any thread; destructors run on the calling thread, outside any lock. Returns
+/// once passes other threads (the background reclaimer included) were running are done too.
 ///
-/// Errors: `HDL_STATUS_PANIC` (a Rust object's `Drop` panicked; the rest of that shard's pass
-/// completed, other shards may wait for the next pass).
+/// Errors: `HDL_STATUS_PANIC` (a Rust object's `Drop` panicked; the rest of the pass
+/// completed).
 ///
 /// # Safety
 /// `out_pending` must be NULL or valid for writing a `size_t`.
@@ -275,6 +276,54 @@ pub unsafe extern "C" fn hdl_flush(out_pending: *mut usize) -> HdlStatus {
             out_pending.write(pending);
         }
         Ok(())
+    })
+}
+
+/// Reclamation policy: destructors of entries that could not be destroyed inside the call that
+/// ended them run in passes inside whichever `hdl_release`/`hdl_revoke` fills a shard's batch
+/// (1,024 ended entries), and at `hdl_flush`.
+pub const HDL_RECLAIM_CALLER: u32 = 0;
+/// Reclamation policy (the default): a background thread of the library runs those
+/// destructors a few milliseconds after their entries end, so no `hdl_*` call ever runs the
+/// destructor of another entry (a caller may hold its own mutex across `hdl_release` even if
+/// other entries' destructors take it). The thread starts on first need: never in a program
+/// that uses the library from one thread only.
+pub const HDL_RECLAIM_BACKGROUND: u32 = 1;
+/// Reclamation policy: those destructors run only inside `hdl_flush`; no thread is started.
+pub const HDL_RECLAIM_EXPLICIT: u32 = 2;
+
+/// Sets the registry's reclamation policy: which thread runs the destructors of ended entries
+/// that could not run inside the call that ended them (`HDL_RECLAIM_CALLER`,
+/// `HDL_RECLAIM_BACKGROUND` or `HDL_RECLAIM_EXPLICIT`). In every policy, when no other thread
+/// uses the library, the destructor runs inside the `hdl_release`/`hdl_revoke` that ended the
+/// entry. The default is `HDL_RECLAIM_BACKGROUND`, or what the environment variable
+/// `HANDLES_RECLAIM` (`caller`, `background`, `explicit`) says when the registry is first used.
+/// Takes effect for entries that end afterwards.
+///
+/// Thread-safety: any thread. Errors: `HDL_STATUS_INVALID_ARGUMENT` (not a policy; nothing
+/// changes).
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_set_reclaim_policy(policy: u32) -> HdlStatus {
+    boundary(|| {
+        let policy = match policy {
+            HDL_RECLAIM_CALLER => ReclaimPolicy::Caller,
+            HDL_RECLAIM_BACKGROUND => ReclaimPolicy::Background,
+            HDL_RECLAIM_EXPLICIT => ReclaimPolicy::Explicit,
+            _ => return Err(HdlStatus::InvalidArgument),
+        };
+        registry().set_reclaim_policy(policy);
+        Ok(())
+    })
+}
+
+/// The registry's reclamation policy (`HDL_RECLAIM_*`). Thread-safety: any thread. Errors:
+/// none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_reclaim_policy() -> u32 {
+    boundary(|| match registry().reclaim_policy() {
+        ReclaimPolicy::Background => HDL_RECLAIM_BACKGROUND,
+        ReclaimPolicy::Explicit => HDL_RECLAIM_EXPLICIT,
+        _ => HDL_RECLAIM_CALLER,
     })
 }
 

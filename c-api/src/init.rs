@@ -43,7 +43,11 @@ impl<T> InitGuard<T> {
 
     /// The value, built by `init` if no one has installed one yet.
     #[inline(always)]
-    pub(crate) fn get_or_init(&self, init: impl FnOnce() -> Box<T>) -> &T {
+    pub(crate) fn get_or_init<'a>(
+        &'a self,
+        init: impl FnOnce() -> Box<T>,
+        published: impl FnOnce(&'a T),
+    ) -> &'a T {
         // Acquire pairs with the winning CAS's Release: the value is fully built.
         let ptr = self.ptr.load(Ordering::Acquire);
         if !ptr.is_null() {
@@ -51,12 +55,19 @@ impl<T> InitGuard<T> {
             // is freed only by `Drop`, which `&self` excludes.
             return unsafe { &*ptr };
         }
-        self.init_slow(init)
+        self.init_slow(init, published)
     }
 
+    /// The first use: builds a candidate, installs it unless another thread won, and runs
+    /// `published` on the installed value in the winning thread only (a losing candidate is
+    /// dropped without it ever having been seen).
     #[cold]
     #[inline(never)]
-    fn init_slow(&self, init: impl FnOnce() -> Box<T>) -> &T {
+    fn init_slow<'a>(
+        &'a self,
+        init: impl FnOnce() -> Box<T>,
+        published: impl FnOnce(&'a T),
+    ) -> &'a T {
         let candidate = Box::into_raw(init());
         match self.ptr.compare_exchange(
             core::ptr::null_mut(),
@@ -64,8 +75,12 @@ impl<T> InitGuard<T> {
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            // SAFETY: we just installed `candidate`; it lives until the guard is dropped.
-            Ok(_) => unsafe { &*candidate },
+            Ok(_) => {
+                // SAFETY: we just installed `candidate`; it lives until the guard is dropped.
+                let value = unsafe { &*candidate };
+                published(value);
+                value
+            }
             Err(winner) => {
                 // SAFETY: `candidate` came from `Box::into_raw` above and was never published.
                 drop(unsafe { Box::from_raw(candidate) });

@@ -65,14 +65,14 @@ fn init_guard_concurrent_first_users() {
             .map(|id| {
                 let (guard, built, drops) = (guard.clone(), built.clone(), drops.clone());
                 loom::thread::spawn(move || {
-                    let v = guard.get_or_init(|| Tracked::new(id, &built, &drops));
+                    let v = guard.get_or_init(|| Tracked::new(id, &built, &drops), |_| ());
                     let seen = v.read();
                     assert!((1..=3).contains(&seen), "read an unbuilt value: {seen}");
                     (v as *const Tracked as usize, seen)
                 })
             })
             .collect();
-        let main = guard.get_or_init(|| Tracked::new(3, &built, &drops));
+        let main = guard.get_or_init(|| Tracked::new(3, &built, &drops), |_| ());
         let main_seen = main.read();
         let main_ptr = main as *const Tracked as usize;
         for t in threads {

@@ -36,6 +36,9 @@ pub enum HdlStatus {
     /// A Rust panic was caught at the boundary (for example in the `Drop` of a Rust object
     /// whose entry ended during this call). The operation itself completed; see each function.
     Panic = 9,
+    /// An argument that is neither a handle nor a pointer is out of range (for example an
+    /// unknown reclamation policy).
+    InvalidArgument = 10,
 }
 
 const _: () = assert!(size_of::<HdlStatus>() == 4 && align_of::<HdlStatus>() == 4);
@@ -89,6 +92,7 @@ status_names!(
     Busy,
     Full,
     Panic,
+    InvalidArgument,
 );
 
 /// The prefix cbindgen gives the enumerators of `hdl_status`.

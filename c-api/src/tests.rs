@@ -28,7 +28,7 @@ fn status_names() {
         let name = unsafe { CStr::from_ptr(hdl_status_name(i as i32)) };
         assert_eq!(name, s.name());
     }
-    for bad in [-1, 10, i32::MAX, i32::MIN] {
+    for bad in [-1, HdlStatus::ALL.len() as i32, i32::MAX, i32::MIN] {
         // SAFETY: as above.
         let name = unsafe { CStr::from_ptr(hdl_status_name(bad)) };
         assert_eq!(name, c"HDL_STATUS_UNKNOWN");

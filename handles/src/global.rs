@@ -29,6 +29,8 @@ use crate::registry::{Record, Registry};
 pub(crate) use imp::exit_current;
 #[cfg(all(test, not(handles_loom)))]
 pub(crate) use imp::hooks;
+#[cfg(not(handles_loom))]
+pub(crate) use imp::unregister_current;
 pub(crate) use imp::{local, local_or_sentinel, registered, registry, token};
 
 /// Claims a record for one operation or guard, for a thread whose thread-locals are being
@@ -41,6 +43,18 @@ pub(crate) fn claim_temporary() -> &'static Record {
 /// Gives back a record from [`claim_temporary`] (the calling thread claimed it).
 pub(crate) fn release_temporary(record: &'static Record) {
     registry().release(record, token());
+}
+
+/// How many times this process image was forked into (0 in the original process; one more in
+/// each child than in its parent): counts of work in flight that carry an older generation
+/// belong to threads the fork left behind.
+pub(crate) fn fork_generation() -> u64 {
+    #[cfg(all(unix, not(any(handles_loom, miri))))]
+    {
+        fork::GENERATION.load(std::sync::atomic::Ordering::Acquire)
+    }
+    #[cfg(not(all(unix, not(any(handles_loom, miri)))))]
+    0
 }
 
 /// Registry counts for stats: (records in the registry, records claimed by live threads).
@@ -152,6 +166,17 @@ mod imp {
             register_current()
         } else {
             Some(rec)
+        }
+    }
+
+    /// Gives the calling thread's record back, as its exit hook would (the background
+    /// reclaimer, between rounds, so that it never holds a record while parked). The thread
+    /// registers again on its next use of a table. It must hold no guard.
+    pub(crate) fn unregister_current() {
+        let rec = CURRENT.with(|c| c.replace(&UNREGISTERED));
+        if !ptr::eq(rec, &UNREGISTERED) {
+            // SAFETY: records are never freed while the registry lives.
+            registry().release(unsafe { &*rec }, token());
         }
     }
 
@@ -367,7 +392,13 @@ pub(crate) mod fork {
     /// Releases every record but the forking thread's (`Registry::release_all_but`, which says
     /// how they are told apart). Idempotent (a second run finds nothing left to do), lock-free,
     /// allocation-free, and it cannot panic.
+    /// See [`super::fork_generation`]; bumped by the child handler.
+    pub(crate) static GENERATION: std::sync::atomic::AtomicU64 =
+        std::sync::atomic::AtomicU64::new(0);
+
     extern "C" fn child() {
         registry().release_all_but(token());
+        GENERATION.fetch_add(1, Ordering::Release);
+        crate::reclaimer::forget_after_fork();
     }
 }

@@ -13,6 +13,8 @@ mod handle;
 mod page;
 mod panics;
 mod reclaim;
+#[cfg(not(handles_loom))]
+mod reclaimer;
 mod registry;
 mod shard;
 mod slot;
@@ -37,7 +39,7 @@ pub use error::{EndReason, Error, InsertError};
 pub use guard::Guard;
 pub use handle::Handle;
 pub use stats::{Failures, ShardStats, Stats, ThreadStats, thread_stats};
-pub use table::HandleTable;
+pub use table::{HandleTable, ReclaimPolicy};
 
 impl TryFrom<u64> for Handle {
     type Error = Error;

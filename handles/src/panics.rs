@@ -53,3 +53,34 @@ impl FirstPanic {
         }
     }
 }
+
+/// `Drop` panics caught in reclamation passes that ran on no caller's behalf (a background
+/// pass, or a pass inside an unrelated caller's operation), reported by [`FirstPanic::report`].
+static REPORTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many `Drop` panics were reported instead of resumed (for stats).
+pub(crate) fn reported() -> u64 {
+    REPORTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+impl FirstPanic {
+    /// Reports the first panic instead of resuming it: counted (`ThreadStats::drop_panics`),
+    /// its message written to stderr, its payload dropped. For passes whose caller did not ask
+    /// for them, so that one value's panic never unwinds out of an unrelated operation.
+    pub(crate) fn report(self) {
+        if let Some(payload) = self.0 {
+            REPORTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(a non-string payload)");
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "handles: a value's Drop panicked in a reclamation pass: {message}"
+            );
+            drop_payload(payload);
+        }
+    }
+}

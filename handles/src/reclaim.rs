@@ -27,12 +27,14 @@ use crate::panics::FirstPanic;
 use crate::shard::Shard;
 use crate::slot::{DROPPING, ENDED, EXHAUSTED, PAYLOAD_MASK, Slot, generation_of, identity_of};
 use crate::sync::Ordering;
-use crate::table::{HandleTable, RECLAIM_BATCH};
+use crate::table::{HandleTable, RECLAIM_BATCH, ReclaimPolicy};
 
 impl<T: Send + Sync> HandleTable<T> {
-    /// Puts an ENDED slot on its shard's retire list; when the list is long and `may_reclaim`
-    /// allows it, runs a pass over *every* shard, so one heavy barrier covers all the entries
-    /// the table has ended so far, not just this shard's.
+    /// Drops an ENDED slot's value at once if the caller is alone; otherwise puts the slot on
+    /// its shard's retire list, and then, by the table's policy: `Caller`, when the list is long
+    /// and `may_reclaim` allows it, runs a pass over *every* shard (one heavy barrier covers all
+    /// the entries the table has ended so far; a `Drop` panic in it is reported, not resumed);
+    /// `Background`, wakes the reclaimer thread; `Explicit`, nothing.
     pub(crate) fn retire(
         &self,
         shard_index: usize,
@@ -46,8 +48,15 @@ impl<T: Send + Sync> HandleTable<T> {
         }
         let shard = self.shard(shard_index);
         let pending = shard.push_retired(index, slot, ended);
-        if may_reclaim && pending >= RECLAIM_BATCH + shard.kept() {
-            self.reclaim_all();
+        let full = pending >= RECLAIM_BATCH + shard.kept();
+        match self.policy() {
+            ReclaimPolicy::Caller if may_reclaim && full => {
+                self.reclaim_all_reported();
+            }
+            #[cfg(not(handles_loom))]
+            ReclaimPolicy::Background => self.wake_reclaimer(full),
+            // Explicit (and Caller below its batch): only `flush` and dropping the table reclaim.
+            _ => {}
         }
     }
 
@@ -85,6 +94,24 @@ impl<T: Send + Sync> HandleTable<T> {
     /// ended values remain borrowed. A panicking `Drop` does not stop the pass; the first
     /// panic resumes after every shard is done.
     pub(crate) fn reclaim_all(&self) -> usize {
+        let mut panic = FirstPanic::default();
+        let pending = self.reclaim_all_into(&mut panic);
+        panic.resume();
+        pending
+    }
+
+    /// [`reclaim_all`](Self::reclaim_all) for a pass nobody asked for (a background pass, or
+    /// one inside an unrelated caller's operation): a `Drop` panic is reported
+    /// ([`FirstPanic::report`]), never resumed.
+    pub(crate) fn reclaim_all_reported(&self) -> usize {
+        let mut panic = FirstPanic::default();
+        let pending = self.reclaim_all_into(&mut panic);
+        panic.report();
+        pending
+    }
+
+    fn reclaim_all_into(&self, panic: &mut FirstPanic) -> usize {
+        let _in_flight = self.pass_in_flight();
         let mut lists = [0u64; SHARDS];
         let mut any = false;
         for (i, list) in lists.iter_mut().enumerate() {
@@ -98,7 +125,6 @@ impl<T: Send + Sync> HandleTable<T> {
         let mut hazards = Vec::new();
         registry().hazards(&mut hazards);
         let mut pending = 0;
-        let mut panic = FirstPanic::default();
         for (i, &list) in lists.iter().enumerate() {
             if list != 0 {
                 let shard = self.shard(i);
@@ -107,7 +133,6 @@ impl<T: Send + Sync> HandleTable<T> {
                     .unwrap_or(0);
             }
         }
-        panic.resume();
         pending
     }
 

@@ -214,11 +214,13 @@ impl<T> Shard<T> {
             slot.state
                 .store(ended_state | (head & LINK), Ordering::Relaxed);
             let count = (head >> LINK_BITS) + 1;
-            // Release publishes the link and the ENDED state to the reclaimer's swap.
+            // Release publishes the link and the ENDED state to the reclaimer's swap. SeqCst:
+            // the background reclaimer's wake-up protocol (`reclaimer.rs`) orders this push
+            // before the table's armed-flag load (on x86 the same instruction).
             match self.meta.retired.compare_exchange_weak(
                 head,
                 (count << LINK_BITS) | (index + 1),
-                Ordering::Release,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return count,

@@ -43,6 +43,11 @@ pub struct ThreadStats {
     /// this grows with the number of passes, not with the number of threads. Always 0 without
     /// an asymmetric barrier (each pass then fences only itself).
     pub heavy_barriers: u64,
+    /// Panics of values' `Drop`s that ran in a reclamation pass nobody asked for (on the
+    /// background reclaimer, or inside an unrelated caller's operation): each was reported here
+    /// and on stderr instead of unwinding out of that caller. Panics in `flush`, in dropping a
+    /// table, or in a value's own ending call propagate to that call instead.
+    pub drop_panics: u64,
     /// Failed handle checks by reason, over all threads and tables. Counted per thread on the
     /// failure path only, so successful lookups pay nothing for them.
     pub failures: Failures,
@@ -67,6 +72,7 @@ pub fn thread_stats() -> ThreadStats {
         active,
         asymmetric_barrier: barrier::is_asymmetric(),
         heavy_barriers: barrier::issued(),
+        drop_panics: crate::panics::reported(),
         failures: Failures::from_counts(global::failure_counts()),
     }
 }

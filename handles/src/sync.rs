@@ -11,6 +11,14 @@ pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, fence};
 
 pub(crate) use std::sync::atomic::Ordering;
 
+/// Lets other threads run while this one waits for them; under loom, a loom yield.
+pub(crate) fn yield_now() {
+    #[cfg(handles_loom)]
+    loom::thread::yield_now();
+    #[cfg(not(handles_loom))]
+    std::thread::yield_now();
+}
+
 /// A spin-wait hint; under loom a yield, so models of waiting loops stay finite.
 #[inline(always)]
 pub(crate) fn spin_hint() {

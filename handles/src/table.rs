@@ -30,7 +30,7 @@ use crate::slot::{
     MAX_REFS, PAYLOAD_MASK, REVOKED, Slot, TAKING, ended_identity, identity_of, is_counted_for,
     is_live_for, is_taking_for,
 };
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use crate::tag;
 use core::marker::PhantomData;
 
@@ -61,6 +61,20 @@ pub struct HandleTable<T> {
     max_generation: u32,
     /// Whether this is the C API's registry, which gets the reserved registry tag.
     registry: bool,
+    /// The [`ReclaimPolicy`], as its discriminant.
+    policy: AtomicUsize,
+    /// Background policy: whether the reclaimer waits for this table (`reclaimer.rs`); the
+    /// next retired entry swaps it to 0 and wakes the thread.
+    #[cfg_attr(handles_loom, allow(dead_code))]
+    armed: AtomicUsize,
+    /// Reclamation passes running on this table right now (`flush` waits for them): the count
+    /// in the low 32 bits, the process image's fork generation (`global::fork_generation`)
+    /// above it. A count from an earlier generation belongs to threads a fork left behind, and
+    /// counts as zero.
+    passes: AtomicU64,
+    /// Whether the table is on the reclaimer's list (it never leaves it).
+    #[cfg_attr(handles_loom, allow(dead_code))]
+    in_reclaimer: AtomicUsize,
     /// Insert and end backtraces per slot (`debug-backtrace` feature only).
     #[cfg(feature = "debug-backtrace")]
     traces: crate::trace::Traces,
@@ -73,6 +87,41 @@ pub struct HandleTable<T> {
 unsafe impl<T: Send + Sync> Sync for HandleTable<T> {}
 // SAFETY: moving the table moves its values to another thread.
 unsafe impl<T: Send> Send for HandleTable<T> {}
+
+/// Which thread drops the values of ended entries that their ending call could not drop at once
+/// (see [`HandleTable::set_reclaim_policy`]). In every policy, a value is dropped inside the
+/// call that ended it when no other thread can be reading it (the caller is the only thread
+/// using any table); the policies differ for the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(usize)]
+pub enum ReclaimPolicy {
+    /// A reclamation pass runs inside the ending call that fills a shard's batch (1,024 ended
+    /// entries), on `flush`, and when the table is dropped. Values of *other* entries may be
+    /// dropped inside any `release`, `revoke` or `hdl_release`; a `Drop` panic there is
+    /// reported (`ThreadStats::drop_panics`), never resumed from the unrelated call. The
+    /// default for Rust tables: no thread, nothing to set up.
+    Caller = 0,
+    /// A process-wide background thread runs the passes, a few milliseconds after entries end
+    /// (so values are dropped promptly even if the program makes no further call); no caller's
+    /// operation ever runs another entry's `Drop`. The thread starts on first need; `Drop`
+    /// panics on it are reported. The C registry's default.
+    Background = 1,
+    /// Passes run only in `flush` and when the table is dropped: for programs that must not
+    /// get a thread and must know exactly where destructors run. Ended entries accumulate
+    /// until then.
+    Explicit = 2,
+}
+
+impl ReclaimPolicy {
+    fn from_usize(v: usize) -> ReclaimPolicy {
+        match v {
+            1 => ReclaimPolicy::Background,
+            2 => ReclaimPolicy::Explicit,
+            _ => ReclaimPolicy::Caller,
+        }
+    }
+}
 
 /// Entries a shard's retire list collects before a reclamation pass (over every shard) runs:
 /// with one heavy barrier per pass, at least this many ended entries share each barrier.
@@ -111,6 +160,10 @@ impl<T: Send + Sync> HandleTable<T> {
                 tag: AtomicU64::new(0),
                 max_generation: if max > MAX_GENERATION { MAX_GENERATION } else { max },
                 registry: false,
+                policy: AtomicUsize::new(ReclaimPolicy::Caller as usize),
+                armed: AtomicUsize::new(1),
+                passes: AtomicU64::new(0),
+                in_reclaimer: AtomicUsize::new(0),
                 #[cfg(feature = "debug-backtrace")]
                 traces: crate::trace::Traces::new(),
                 _owns: PhantomData,
@@ -681,6 +734,52 @@ impl<T: Send + Sync> HandleTable<T> {
         out
     }
 
+    /// The table's [`ReclaimPolicy`] (`Caller` until set).
+    pub fn reclaim_policy(&self) -> ReclaimPolicy {
+        ReclaimPolicy::from_usize(self.policy.load(Ordering::Relaxed))
+    }
+
+    /// Sets which thread drops the values of ended entries that could not be dropped at once
+    /// (see [`ReclaimPolicy`]). For tables that live for the whole program (a `static`, or a
+    /// leaked box), which is where a background thread may keep a reference to the table.
+    /// Takes effect for entries that end afterwards; switching away from `Background` leaves
+    /// the table registered with the (then idle) thread.
+    ///
+    /// ```
+    /// use handles::{HandleTable, ReclaimPolicy};
+    /// static TABLE: HandleTable<String> = HandleTable::new();
+    /// TABLE.set_reclaim_policy(ReclaimPolicy::Background);
+    /// assert_eq!(TABLE.reclaim_policy(), ReclaimPolicy::Background);
+    /// ```
+    pub fn set_reclaim_policy(&'static self, policy: ReclaimPolicy)
+    where
+        T: 'static,
+    {
+        #[cfg(not(handles_loom))]
+        if policy == ReclaimPolicy::Background && self.in_reclaimer.swap(1, Ordering::AcqRel) == 0 {
+            crate::reclaimer::register(self);
+        }
+        self.policy.store(policy as usize, Ordering::Release);
+    }
+
+    /// The policy, for the retire path.
+    #[inline(always)]
+    pub(crate) fn policy(&self) -> ReclaimPolicy {
+        ReclaimPolicy::from_usize(self.policy.load(Ordering::Relaxed))
+    }
+
+    /// Background policy: wakes the reclaimer if it waits for this table, or if `urgent` (a
+    /// shard just reached its batch). If no thread can be started, runs the pass here.
+    #[cfg(not(handles_loom))]
+    pub(crate) fn wake_reclaimer(&self, urgent: bool) {
+        // SeqCst, after the SeqCst push onto the retire list: see `reclaimer.rs`.
+        let armed =
+            self.armed.load(Ordering::SeqCst) != 0 && self.armed.swap(0, Ordering::AcqRel) != 0;
+        if (armed || urgent) && !crate::reclaimer::wake() {
+            self.reclaim_all_reported();
+        }
+    }
+
     /// Runs a reclamation pass on every shard now: drops every ended value that no scoped
     /// lookup is borrowing. Returns how many ended values are still waiting (borrowed).
     ///
@@ -698,8 +797,58 @@ impl<T: Send + Sync> HandleTable<T> {
     /// ```
     pub fn flush(&self) -> usize {
         // One heavy barrier for every shard; a panicking `Drop` does not leave the remaining
-        // shards unreclaimed (the first panic resumes at the end).
-        self.reclaim_all()
+        // shards unreclaimed (the first panic resumes at the end). Then wait for passes other
+        // threads were running (they hold lists we could not take): when `flush` returns,
+        // every value that ended before it and is not borrowed has been dropped.
+        let pending = self.reclaim_all();
+        let generation = global::fork_generation();
+        loop {
+            let word = self.passes.load(Ordering::Acquire);
+            if word >> 32 != generation || word as u32 == 0 {
+                break;
+            }
+            crate::sync::yield_now();
+        }
+        pending
+    }
+
+    /// Counts a pass in flight on this table (for `flush`), until the returned guard drops.
+    pub(crate) fn pass_in_flight(&self) -> impl Drop + '_ {
+        struct InFlight<'a>(&'a AtomicU64, u64);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                let mut word = self.0.load(Ordering::Relaxed);
+                // A fork since we started reset the count: ours is no longer in it.
+                while word >> 32 == self.1 {
+                    // Release: our drops happen before a waiting `flush` returns.
+                    match self.0.compare_exchange_weak(
+                        word,
+                        word - 1,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return,
+                        Err(current) => word = current,
+                    }
+                }
+            }
+        }
+        let generation = global::fork_generation();
+        let mut word = self.passes.load(Ordering::Relaxed);
+        loop {
+            let new = if word >> 32 == generation {
+                word + 1
+            } else {
+                (generation << 32) | 1
+            };
+            match self
+                .passes
+                .compare_exchange_weak(word, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return InFlight(&self.passes, generation),
+                Err(current) => word = current,
+            }
+        }
     }
 
     #[inline(always)]
@@ -875,6 +1024,18 @@ impl<T: Send + Sync> HandleTable<T> {
 #[inline(always)]
 fn tag_of(word: u64) -> u32 {
     ((word >> TAG_SHIFT) & TAG_MASK) as u32
+}
+
+#[cfg(not(handles_loom))]
+impl<T: Send + Sync + 'static> crate::reclaimer::Reclaimable for HandleTable<T> {
+    fn arm(&self) {
+        // SeqCst: see `reclaimer.rs`.
+        self.armed.store(1, Ordering::SeqCst);
+    }
+
+    fn background_pass(&self) -> bool {
+        self.reclaim_all_reported() > 0
+    }
 }
 
 impl<T: Send + Sync> Default for HandleTable<T> {

@@ -606,3 +606,93 @@ fn operations_during_a_take_succeed_and_the_take_fails() {
     table.flush();
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }
+
+/// A value that records which thread dropped it.
+struct Where(Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>);
+
+impl Drop for Where {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().push(std::thread::current().id());
+    }
+}
+
+/// Polls `done` for up to 10 s (a functional "eventually", not a timing assertion).
+fn eventually(done: impl Fn() -> bool) -> bool {
+    for _ in 0..10_000 {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    done()
+}
+
+#[cfg_attr(miri, ignore)] // a background thread that parks with timeouts
+#[test]
+fn background_policy_drops_off_the_caller_without_further_calls() {
+    static TABLE: HandleTable<Where> = HandleTable::new();
+    TABLE.set_reclaim_policy(crate::ReclaimPolicy::Background);
+    let _witness = witness(); // not alone: values cannot be dropped inside the ending call
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let n = 2 * crate::table::RECLAIM_BATCH as usize + 7;
+    for _ in 0..n {
+        let h = TABLE.insert(Where(seen.clone()));
+        TABLE.retain(h).unwrap();
+        TABLE.revoke(h).unwrap();
+        TABLE.release(h).unwrap();
+    }
+    // No further call: the reclaimer drops them all by itself.
+    assert!(
+        eventually(|| seen.lock().unwrap().len() == n),
+        "{} of {n} dropped",
+        seen.lock().unwrap().len()
+    );
+    let me = std::thread::current().id();
+    assert!(
+        seen.lock().unwrap().iter().all(|&t| t != me),
+        "a value was dropped inside the caller's operation"
+    );
+    assert_eq!(TABLE.stats().pending_drops, 0);
+}
+
+#[test]
+fn explicit_policy_drops_only_in_flush() {
+    let table: &'static HandleTable<Tracked> = Box::leak(Box::new(HandleTable::new()));
+    table.set_reclaim_policy(crate::ReclaimPolicy::Explicit);
+    let _witness = witness();
+    let drops = counter();
+    let n = 3 * crate::table::RECLAIM_BATCH;
+    for i in 0..n {
+        let h = table.insert(Tracked::new(i, &drops));
+        table.revoke(h).unwrap();
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "dropped outside flush");
+    assert_eq!(table.stats().pending_drops as u64, n);
+    assert_eq!(table.flush(), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), n as usize);
+}
+
+#[test]
+fn caller_policy_reports_drop_panics_instead_of_unwinding_into_other_calls() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("boom in a pass");
+        }
+    }
+    let _witness = witness();
+    let table: HandleTable<Option<Bomb>> = HandleTable::new();
+    let before = crate::thread_stats().drop_panics;
+    let bomb = table.insert(Some(Bomb));
+    table.revoke(bomb).unwrap();
+    // Enough unrelated ends to run a pass inside one of these calls: none of them panics.
+    for _ in 0..2 * crate::table::RECLAIM_BATCH {
+        let h = table.insert(None);
+        table.revoke(h).unwrap();
+    }
+    assert!(
+        crate::thread_stats().drop_panics > before,
+        "the panic was reported"
+    );
+    assert_eq!(table.diagnose(bomb).error, Some(Error::Stale));
+}

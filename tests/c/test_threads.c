@@ -1,10 +1,12 @@
 /* pthread storms of lookup/retain/release/revoke/take on shared handles, destructors exactly
  * once, and calls from C threads after many other threads have exited. */
+#define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #define MAGIC 0x5eed5eedULL
 #define TAG 7u
@@ -158,10 +160,61 @@ static void check_all_destroyed_once(int except) {
     }
 }
 
+/* The background policy (the default): a caller may hold its own mutex across hdl_release
+ * even though the destructors of *other* entries take that mutex; under the caller policy a
+ * reclamation pass inside one of these releases would deadlock. A second thread is registered,
+ * so destructors cannot run inside the ending call, and none runs on the releasing thread. */
+static pthread_mutex_t app_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int locked_destroyed;
+static pthread_t releaser;
+static atomic_int on_releaser;
+
+static void destroy_taking_the_lock(void *p) {
+    CHECK(pthread_mutex_lock(&app_lock) == 0);
+    if (pthread_equal(pthread_self(), releaser)) atomic_fetch_add(&on_releaser, 1);
+    atomic_fetch_add(&locked_destroyed, 1);
+    CHECK(pthread_mutex_unlock(&app_lock) == 0);
+    free(p);
+}
+
+static atomic_int bystander_stop;
+
+static void *bystander(void *arg) {
+    (void)arg;
+    uint64_t h = insert_new(); /* registers this thread */
+    while (!atomic_load(&bystander_stop)) sched_yield();
+    CHECK_STATUS(hdl_release(h), HDL_STATUS_OK);
+    return NULL;
+}
+
+static void test_no_foreign_destructor_inside_a_callers_call(void) {
+    CHECK(hdl_reclaim_policy() == HDL_RECLAIM_BACKGROUND);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, bystander, NULL) == 0);
+    while (hdl_live_count() == 0) sched_yield(); /* the bystander is registered */
+    releaser = pthread_self();
+    enum { N = 3000 };
+    CHECK(pthread_mutex_lock(&app_lock) == 0);
+    for (int i = 0; i < N; i++) {
+        uint64_t h = 0;
+        CHECK_STATUS(hdl_insert(malloc(16), TAG, destroy_taking_the_lock, &h), HDL_STATUS_OK);
+        CHECK_STATUS(hdl_release(h), HDL_STATUS_OK); /* holding app_lock */
+    }
+    CHECK(pthread_mutex_unlock(&app_lock) == 0);
+    /* No further call: the background reclaimer runs every destructor by itself. */
+    const struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 10000 && atomic_load(&locked_destroyed) < N; i++) nanosleep(&ms, NULL);
+    CHECK(atomic_load(&locked_destroyed) == N);
+    CHECK(atomic_load(&on_releaser) == 0);
+    atomic_store(&bystander_stop, 1);
+    CHECK(pthread_join(t, NULL) == 0);
+}
+
 int main(int argc, char **argv) {
     int threads = 8, waves = 60;
     if (argc > 1) iterations = atoi(argv[1]);
     if (argc > 2) waves = atoi(argv[2]);
+    test_no_foreign_destructor_inside_a_callers_call();
     size_t live0 = hdl_live_count();
 
     /* 1. Storm on shared handles. */
