@@ -16,6 +16,7 @@ quick=0
 [[ ${1:-} == --quick ]] && quick=1
 if ((quick)); then R=target/bench-quick; OUT_MD=$R/BENCHMARKS.md; else R=bench/results; OUT_MD=BENCHMARKS.md; fi
 mkdir -p "$R" target/bench-bin
+source scripts/lib.sh
 step() { printf '\n=== bench: %s ===\n' "$*"; }
 start=$(date +%s)
 
@@ -114,13 +115,11 @@ gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -pthread tests/c/ben
 printf 'call\tIr_per_call\tIr_vs_empty\n' > "$R/c_calls_ir.tsv"
 empty_ir=
 for spec in empty:loop_empty scoped:loop_scoped lookup+release:loop_lookup_release; do
-  name=${spec%%:*}; fn=${spec#*:}; f=$(mktemp)
-  valgrind --tool=callgrind --callgrind-out-file="$f" --toggle-collect="$fn" \
-    target/bench-bin/bench_calls --one "$name" 1000000 >/dev/null 2>&1
-  ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
-  rm -f "$f"
-  per=$(echo "scale=1; $ir / 1000000" | bc -l); empty_ir=${empty_ir:-$per}
-  printf '%s\t%s\t%s\n' "$name" "$per" "$(echo "scale=1; $per - $empty_ir" | bc -l)" >> "$R/c_calls_ir.tsv"
+  name=${spec%%:*}; fn=${spec#*:}
+  ir=$(callgrind_ir "$fn" target/bench-bin/bench_calls --one "$name" 1000000)
+  empty_ir=${empty_ir:-$ir}
+  printf '%s\t%s\t%s\n' "$name" "$(ir_per_op "$ir" 0 1000000)" "$(ir_per_op "$ir" "$empty_ir" 1000000)" \
+    >> "$R/c_calls_ir.tsv"
 done
 cat "$R/c_calls_ir.tsv"
 
