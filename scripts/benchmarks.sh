@@ -7,8 +7,8 @@
 #   bash scripts/benchmarks.sh --quick   CI smoke run: short cells, small sizes, writes only
 #                                        under target/bench-quick/ (committed results untouched)
 #
-# Installs what it needs when missing: gcc, valgrind, bc (apt-get) and golang-go (apt-get; the
-# Go half of seed 004 is skipped, with a message, only if Go cannot be installed).
+# Needs gcc and valgrind (says how to install them when missing); Go is optional: without it the
+# Go half of seed 004 is skipped, with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -16,22 +16,10 @@ quick=0
 [[ ${1:-} == --quick ]] && quick=1
 if ((quick)); then R=target/bench-quick; OUT_MD=$R/BENCHMARKS.md; else R=bench/results; OUT_MD=BENCHMARKS.md; fi
 mkdir -p "$R" target/bench-bin
+STEP_PREFIX="bench: "
 source scripts/lib.sh
-step() { printf '\n=== bench: %s ===\n' "$*"; }
+require gcc valgrind
 start=$(date +%s)
-
-step "tools"
-missing=()
-for tool in gcc:gcc valgrind:valgrind bc:bc; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
-if ! command -v go >/dev/null 2>&1; then
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; } \
-    || echo "bench: golang-go could not be installed; the Go half of seed 004 will be skipped"
-fi
 
 step "machine"
 {
@@ -138,7 +126,7 @@ if command -v go >/dev/null 2>&1; then
   (cd bench/seed004/go && GOFLAGS=-mod=mod go build -o ../../../target/bench-bin/seed004-go .)
   out=$(target/bench-bin/seed004-go "$workers" "$go_tasks"); echo "$out"; record c-go-cgo-handle "$out"
 else
-  echo "bench: SKIPPED the Go half of seed 004: Go is not installed and could not be installed"
+  echo "bench: SKIPPED the Go half of seed 004: Go is not installed (Debian: apt-get install -y golang-go)"
 fi
 cat "$R/seed004.tsv"
 

@@ -22,11 +22,14 @@ missing_packages() {
 }
 
 require() {
-  local pkgs sudo=
+  local tool tools=() pkgs sudo=
   pkgs=$(missing_packages "$@")
   [ -z "$pkgs" ] && return 0
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || tools+=("${tool%%:*}")
+  done
   [ "$(id -u)" -eq 0 ] || sudo="sudo "
-  echo "${STEP_PREFIX:-}missing tools; install them with: ${sudo}apt-get install -y $pkgs" >&2
+  echo "$0: needs ${tools[*]}, not found; install with: ${sudo}apt-get install -y $pkgs" >&2
   exit 1
 }
 
