@@ -55,21 +55,9 @@ awk 'BEGIN {print "operation\tIr_per_op"} NR > 1 {print $1 "\t" $2}' target/benc
 
 if ((!quick)); then
   step "single-operation times (criterion)"
-  cargo bench -p bench --bench ops -- --warm-up-time 0.5 --measurement-time 1 --noplot \
-    | tee target/bench-bin/criterion.out
-  # "name  time: [lo mid hi]" (the name may sit alone on the line before): keep mid, in ns.
-  awk '
-    function ns(v, u) { return u == "ps" ? v / 1000 : u == "µs" || u == "us" ? v * 1000 : u == "ms" ? v * 1e6 : v }
-    /time:/ { if ($1 != "time:") name = $1
-              for (i = 1; i <= NF; i++) if ($i == "time:") { v = $(i + 3); u = $(i + 4) }
-              split(name, p, "/"); t[p[2]] = 1; op[p[1]] = 1; val[p[2], p[1]] = sprintf("%.2f", ns(v, u)); next }
-    /^[a-z]/ { name = $1 }
-    END { printf "design\tlookup\tretain-release\tinsert\tremove\n"
-          n = split("handles raw mutex-hashmap rwlock-hashmap big-old-map dashmap sharded-slab mutex-slotmap", d, " ")
-          for (j = 1; j <= n; j++) if (d[j] in t)
-            printf "%s\t%s\t%s\t%s\t%s\n", d[j], val[d[j], "lookup"], val[d[j], "retain-release"], val[d[j], "insert"], val[d[j], "remove"] }
-  ' target/bench-bin/criterion.out > "$R/criterion.tsv"
-  cat "$R/criterion.tsv"
+  cargo bench -p bench --bench ops -- --warm-up-time 0.5 --measurement-time 1 --noplot
+  # Each bench's median point estimate, from criterion's target/criterion/OP/DESIGN/new/estimates.json.
+  target/release/criterion_tsv --criterion target/criterion --out "$R/criterion.tsv"
 fi
 
 step "thread scaling"

@@ -4,7 +4,7 @@
 //!
 //! Binaries: `scaling` (throughput against threads), `memory` (bytes per live handle),
 //! `opcount` (loops for callgrind: every design through the trait, and handles called directly),
-//! `report` (writes BENCHMARKS.md). Criterion benches:
+//! `criterion_tsv` (criterion's median estimates as a TSV), `report` (writes BENCHMARKS.md). Criterion benches:
 //! `benches/ops.rs`. Everything is driven by `scripts/benchmarks.sh`.
 
 pub mod designs;
