@@ -7,8 +7,8 @@
 #   bash scripts/benchmarks.sh --quick   CI smoke run: short cells, small sizes, writes only
 #                                        under target/bench-quick/ (committed results untouched)
 #
-# Installs what it needs when missing: gcc, valgrind, bc (apt-get) and golang-go (apt-get; the
-# Go half of seed 004 is skipped, with a message, only if Go cannot be installed).
+# Needs gcc and valgrind (says how to install them when missing); Go is optional: without it the
+# Go half of seed 004 is skipped, with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -16,21 +16,10 @@ quick=0
 [[ ${1:-} == --quick ]] && quick=1
 if ((quick)); then R=target/bench-quick; OUT_MD=$R/BENCHMARKS.md; else R=bench/results; OUT_MD=BENCHMARKS.md; fi
 mkdir -p "$R" target/bench-bin
-step() { printf '\n=== bench: %s ===\n' "$*"; }
+STEP_PREFIX="bench: "
+source scripts/lib.sh
+require gcc valgrind
 start=$(date +%s)
-
-step "tools"
-missing=()
-for tool in gcc:gcc valgrind:valgrind bc:bc; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
-if ! command -v go >/dev/null 2>&1; then
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; } \
-    || echo "bench: golang-go could not be installed; the Go half of seed 004 will be skipped"
-fi
 
 step "machine"
 {
@@ -66,21 +55,9 @@ awk 'BEGIN {print "operation\tIr_per_op"} NR > 1 {print $1 "\t" $2}' target/benc
 
 if ((!quick)); then
   step "single-operation times (criterion)"
-  cargo bench -p bench --bench ops -- --warm-up-time 0.5 --measurement-time 1 --noplot \
-    | tee target/bench-bin/criterion.out
-  # "name  time: [lo mid hi]" (the name may sit alone on the line before): keep mid, in ns.
-  awk '
-    function ns(v, u) { return u == "ps" ? v / 1000 : u == "µs" || u == "us" ? v * 1000 : u == "ms" ? v * 1e6 : v }
-    /time:/ { if ($1 != "time:") name = $1
-              for (i = 1; i <= NF; i++) if ($i == "time:") { v = $(i + 3); u = $(i + 4) }
-              split(name, p, "/"); t[p[2]] = 1; op[p[1]] = 1; val[p[2], p[1]] = sprintf("%.2f", ns(v, u)); next }
-    /^[a-z]/ { name = $1 }
-    END { printf "design\tlookup\tretain-release\tinsert\tremove\n"
-          n = split("handles raw mutex-hashmap rwlock-hashmap big-old-map dashmap sharded-slab mutex-slotmap", d, " ")
-          for (j = 1; j <= n; j++) if (d[j] in t)
-            printf "%s\t%s\t%s\t%s\t%s\n", d[j], val[d[j], "lookup"], val[d[j], "retain-release"], val[d[j], "insert"], val[d[j], "remove"] }
-  ' target/bench-bin/criterion.out > "$R/criterion.tsv"
-  cat "$R/criterion.tsv"
+  cargo bench -p bench --bench ops -- --warm-up-time 0.5 --measurement-time 1 --noplot
+  # Each bench's median point estimate, from criterion's target/criterion/OP/DESIGN/new/estimates.json.
+  target/release/criterion_tsv --criterion target/criterion --out "$R/criterion.tsv"
 fi
 
 step "thread scaling"
@@ -114,13 +91,11 @@ gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -pthread tests/c/ben
 printf 'call\tIr_per_call\tIr_vs_empty\n' > "$R/c_calls_ir.tsv"
 empty_ir=
 for spec in empty:loop_empty scoped:loop_scoped lookup+release:loop_lookup_release; do
-  name=${spec%%:*}; fn=${spec#*:}; f=$(mktemp)
-  valgrind --tool=callgrind --callgrind-out-file="$f" --toggle-collect="$fn" \
-    target/bench-bin/bench_calls --one "$name" 1000000 >/dev/null 2>&1
-  ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
-  rm -f "$f"
-  per=$(echo "scale=1; $ir / 1000000" | bc -l); empty_ir=${empty_ir:-$per}
-  printf '%s\t%s\t%s\n' "$name" "$per" "$(echo "scale=1; $per - $empty_ir" | bc -l)" >> "$R/c_calls_ir.tsv"
+  name=${spec%%:*}; fn=${spec#*:}
+  ir=$(callgrind_ir "$fn" target/bench-bin/bench_calls --one "$name" 1000000)
+  empty_ir=${empty_ir:-$ir}
+  printf '%s\t%s\t%s\n' "$name" "$(ir_per_op "$ir" 0 1000000)" "$(ir_per_op "$ir" "$empty_ir" 1000000)" \
+    >> "$R/c_calls_ir.tsv"
 done
 cat "$R/c_calls_ir.tsv"
 
@@ -139,7 +114,7 @@ if command -v go >/dev/null 2>&1; then
   (cd bench/seed004/go && GOFLAGS=-mod=mod go build -o ../../../target/bench-bin/seed004-go .)
   out=$(target/bench-bin/seed004-go "$workers" "$go_tasks"); echo "$out"; record c-go-cgo-handle "$out"
 else
-  echo "bench: SKIPPED the Go half of seed 004: Go is not installed and could not be installed"
+  echo "bench: SKIPPED the Go half of seed 004: Go is not installed (Debian: apt-get install -y golang-go)"
 fi
 cat "$R/seed004.tsv"
 

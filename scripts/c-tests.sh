@@ -2,7 +2,8 @@
 # C side of CI: builds libhdl (.so, .a) and its pkg-config file, checks include/hdl.h against
 # cbindgen, compiles the header as C99/C11/C++17, checks the layout of every header type against
 # Rust's (as C11 and C++17, with and without -fshort-enums), runs the C tests under ASan+UBSan
-# and then under valgrind, and builds the C example with pkg-config flags.
+# and then under valgrind, and builds the C example with pkg-config flags. Needs gcc, g++,
+# pkg-config, valgrind and cbindgen (the pinned version below); says how to install any missing.
 #   scripts/c-tests.sh               everything
 #   scripts/c-tests.sh --bless       regenerate include/hdl.h instead of failing on drift
 #   scripts/c-tests.sh --build-only  libraries + target/c/pkgconfig/hdl.pc only
@@ -14,15 +15,17 @@ OUT=target/c
 WARN="-Wall -Wextra -Wpedantic -Werror"
 mode=${1:-}
 
-# System tools this script needs (Debian package names); install whatever is missing.
-missing=()
-for tool in gcc:gcc g++:g++ pkg-config:pkg-config valgrind:valgrind; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+STEP_PREFIX="c: "
+source scripts/lib.sh
+require pkg-config
+if [[ $mode != --build-only ]]; then
+  require gcc g++ valgrind
+  if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
+    echo "$0: needs cbindgen $CBINDGEN_VERSION, not found; install with:" \
+      "cargo install cbindgen --version $CBINDGEN_VERSION --locked" >&2
+    exit 1
+  fi
 fi
-step() { printf '\n=== c: %s ===\n' "$*"; }
 start=$(date +%s)
 mkdir -p "$OUT/pkgconfig" "$OUT/bin"
 
@@ -37,12 +40,7 @@ ls target/release/libhdl.so target/release/libhdl.a
 echo "pkg-config --cflags --libs hdl: $(pkg-config --cflags --libs hdl)"
 [[ $mode == --build-only ]] && exit 0
 
-step "cbindgen $CBINDGEN_VERSION"
-if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
-  cargo install cbindgen --version "$CBINDGEN_VERSION" --locked
-fi
-
-step "header drift (include/hdl.h vs cbindgen)"
+step "header drift (include/hdl.h vs cbindgen $CBINDGEN_VERSION)"
 cbindgen -q --config c-api/cbindgen.toml --crate handles-capi --output "$OUT/hdl.h" c-api
 if [[ $mode == --bless ]]; then
   cp "$OUT/hdl.h" include/hdl.h

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target under fuzz/ for a bounded time each (nightly + libFuzzer with
-# ASan, cargo-fuzz's defaults). Installs the nightly toolchain and cargo-fuzz when missing.
+# ASan, cargo-fuzz's defaults). Needs g++, the nightly toolchain and cargo-fuzz; says how to
+# install any of them that is missing.
 #   scripts/fuzz.sh [seconds-per-target] [target...]     default: 60 s, every target
 # The checked-in seed corpora fuzz/corpus/<target> are read; new inputs go to
 # fuzz/corpus-new/<target> (ignored by git; merge them in with `cargo fuzz cmin` when worth it).
@@ -12,15 +13,17 @@ export CARGO_TERM_COLOR=never
 secs=${1:-60}
 shift || true
 
+source scripts/lib.sh
 # libfuzzer-sys compiles libFuzzer (C++) with the `cc` crate.
-if ! command -v g++ >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++
-fi
+require g++
 if ! rustup toolchain list | grep -q '^nightly'; then
-  rustup toolchain install nightly --profile minimal
+  echo "$0: needs the nightly toolchain, not found; install with:" \
+    "rustup toolchain install nightly --profile minimal" >&2
+  exit 1
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
-  cargo install cargo-fuzz --locked
+  echo "$0: needs cargo-fuzz, not found; install with: cargo install cargo-fuzz --locked" >&2
+  exit 1
 fi
 
 cd fuzz
@@ -32,7 +35,7 @@ fi
 # reachable through their link slots (handles/src/page.rs).
 summary=()
 for t in "${targets[@]}"; do
-  printf '\n=== fuzz %s for %s s ===\n' "$t" "$secs"
+  step "fuzz $t for $secs s"
   mkdir -p "corpus/$t" "corpus-new/$t" "artifacts/$t"
   log="artifacts/$t/last-run.log"
   start=$(date +%s)
@@ -48,5 +51,5 @@ for t in "${targets[@]}"; do
   summary+=("$t: $runs runs in ${took} s; $last")
   echo "${summary[-1]}"
 done
-printf '\n=== fuzz summary ===\n'
+step "fuzz summary"
 printf '%s\n' "${summary[@]}"

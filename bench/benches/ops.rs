@@ -1,7 +1,9 @@
 //! Criterion benches of single-operation costs for handles and every baseline (one thread):
 //! scoped lookup, counted lookup (retain + release), insert and remove.
 //!
-//! `cargo bench -p bench --bench ops` (filter with e.g. `-- lookup/handles`).
+//! `cargo bench -p bench --bench ops` (filter with e.g. `-- lookup/handles`). Each benchmark
+//! is `OP/DESIGN`, a group per operation, so criterion writes its estimates to
+//! `target/criterion/OP/DESIGN/new/estimates.json` (read by the `criterion_tsv` binary).
 
 use bench::designs::{ALL, Design};
 use bench::with_design;
@@ -20,24 +22,25 @@ fn bench_design<D: Design>(c: &mut Criterion) {
     let order: Vec<u64> = (0..4096).map(|_| ids[rng.below(LIVE)]).collect();
 
     let mut i = 0;
-    c.bench_function(&format!("lookup/{}", D::NAME), |b| {
+    c.benchmark_group("lookup").bench_function(D::NAME, |b| {
         b.iter(|| {
             i = (i + 1) & 4095;
             // SAFETY: the ids in `order` stay live until `drain` below.
             unsafe { table.with(black_box(order[i]), |v| *v) }
         })
     });
-    c.bench_function(&format!("retain-release/{}", D::NAME), |b| {
-        b.iter(|| {
-            i = (i + 1) & 4095;
-            // SAFETY: as above.
-            unsafe { table.counted(black_box(order[i])) }
-        })
-    });
+    c.benchmark_group("retain-release")
+        .bench_function(D::NAME, |b| {
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                // SAFETY: as above.
+                unsafe { table.counted(black_box(order[i])) }
+            })
+        });
     // Insert and remove are timed in chunks of `LIVE` operations, and the table is put back
     // (untimed) after each chunk, so every sample sees the same steady-state table however
     // many iterations criterion asks for.
-    c.bench_function(&format!("insert/{}", D::NAME), |b| {
+    c.benchmark_group("insert").bench_function(D::NAME, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut out = Vec::with_capacity(LIVE);
@@ -56,7 +59,7 @@ fn bench_design<D: Design>(c: &mut Criterion) {
             total
         })
     });
-    c.bench_function(&format!("remove/{}", D::NAME), |b| {
+    c.benchmark_group("remove").bench_function(D::NAME, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut left = iters;

@@ -3,7 +3,8 @@
 //! probes ([`sys`]), the SVG plot ([`plot`]) and the seed-004 callback entry ([`seed004`]).
 //!
 //! Binaries: `scaling` (throughput against threads), `memory` (bytes per live handle),
-//! `opcount` (loops for callgrind), `report` (writes BENCHMARKS.md). Criterion benches:
+//! `opcount` (loops for callgrind: every design through the trait, and handles called directly),
+//! `criterion_tsv` (criterion's median estimates as a TSV), `report` (writes BENCHMARKS.md). Criterion benches:
 //! `benches/ops.rs`. Everything is driven by `scripts/benchmarks.sh`.
 
 pub mod designs;

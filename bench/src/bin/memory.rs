@@ -8,11 +8,13 @@
 //! value, the peak during the fill (divided by the final count), and the worst ratio of live
 //! bytes to handles inserted so far at any moment of the fill (from 65,536 handles on). The ids themselves live in a `Vec<u64>` allocated
 //! before the measurement starts, so they are not counted. Writes a TSV (default
-//! bench/results/memory.tsv).
+//! bench/results/memory.tsv). For handles it also prints the table's own account
+//! (`HandleTable::stats`: bytes, slots, pages) at the end of the fill.
 
-use bench::designs::{ALL, Design};
+use bench::designs::{ALL, Design, Handles};
 use bench::with_design;
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::any::Any;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -62,6 +64,8 @@ struct Row {
     live: usize,
     peak: usize,
     worst: f64,
+    /// handles only: the table's statistics at the end of the fill.
+    stats: Option<handles::Stats>,
 }
 
 /// The worst bytes-per-handle ratio is tracked from this many handles on (below it, fixed
@@ -83,6 +87,9 @@ fn measure<D: Design>(n: usize) -> Row {
     }
     let live = LIVE.load(Ordering::Relaxed) - before;
     let peak = PEAK.load(Ordering::Relaxed) - before;
+    let stats = (&*table as &dyn Any)
+        .downcast_ref::<Handles>()
+        .map(|t| t.table().stats());
     for &id in &ids {
         // SAFETY: each id removed once.
         unsafe { table.remove(id) };
@@ -94,6 +101,7 @@ fn measure<D: Design>(n: usize) -> Row {
         live,
         peak,
         worst,
+        stats,
     }
 }
 
@@ -139,6 +147,17 @@ fn main() {
                 per(r.peak) - value,
                 r.worst
             );
+            if let Some(s) = &r.stats {
+                println!(
+                    "{:<15} table stats: {} B = {:.2} B/handle ({:.2} B beyond the value); {} slots in {} pages",
+                    "",
+                    s.bytes,
+                    per(s.bytes),
+                    per(s.bytes) - value,
+                    s.slots,
+                    s.pages
+                );
+            }
             tsv.push_str(&format!(
                 "{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\n",
                 r.design,

@@ -449,7 +449,7 @@ fn main() {
          a closure, counted lookup = retain + release, remove); its module doc says what each baseline \
          does for each operation. Steps:\n\n\
          1. `bash scripts/bench-callgrind.sh` — instructions per operation, one thread, callgrind \
-         `--toggle-collect` on `#[inline(never)]` loops of 100,000 operations (`bench/src/bin/opcount.rs`), \
+         `--toggle-collect` on `#[inline(never)]` loops of 100,000 operations (`bench/src/bin/opcount/main.rs`), \
          the empty loop's cost subtracted. Lookups cycle over 1,024 live ids; insert runs in steady state.\n\
          2. `cargo bench -p bench --bench ops` — criterion, single-operation wall times (one thread).\n\
          3. `cargo run --release -p bench --bin scaling -- --workloads churn,read-1k,read-1m,read-10m,read-hot,mixed` — \
@@ -475,14 +475,14 @@ fn main() {
     }
     md.push_str(
         "\nIr per operation, one thread, empty loop subtracted, each design called through the `Design` \
-         trait from the bench crate (`bench/src/bin/opcount.rs`). `raw` insert/remove are malloc/free of \
+         trait from the bench crate (`bench/src/bin/opcount/main.rs`). `raw` insert/remove are malloc/free of \
          the `Arc`; map designs hash with SipHash (std's default).\n\n",
     );
     if let Some(t) = &op_costs {
         md.push_str(
             "handles called directly on a static table (`scripts/op-costs.sh`, \
-             `handles/examples/op_costs.rs`); the difference to the row above is inlining across \
-             crates and the `u64` → `Handle` conversion of the trait:\n\n",
+             `bench/src/bin/opcount/direct.rs`); the difference to the row above is the `Design` \
+             trait's layer: its `u64` → `Handle` conversion and different inlining:\n\n",
         );
         md.push_str(&t.markdown());
         md.push('\n');

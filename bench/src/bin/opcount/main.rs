@@ -1,12 +1,18 @@
 //! Single-thread operation loops for callgrind: each operation runs `N` times inside its own
-//! `#[inline(never)]` function, so `--toggle-collect='*measure_<op>*'` counts just that loop.
-//! `scripts/bench-callgrind.sh` runs every design and operation and subtracts the empty loop.
+//! `#[inline(never)]` function, so `--toggle-collect` on that function counts just the loop.
 //!
 //! ```text
-//! opcount DESIGN OP      OP: empty, lookup, retain-release, insert, remove
+//! opcount DESIGN OP      through the Design trait; OP: empty, lookup, retain-release, insert, remove
+//! opcount --direct MODE  handles called directly (direct.rs); MODE: empty, lookup, lookup-hot,
+//!                        insert, remove, retain-release, callback
 //! ```
-//! Lookups cycle over 1,024 live ids in a scrambled order; insert runs in steady state (the
-//! table has held `N` entries before, so no growth is counted); remove removes `N` fresh ids.
+//! Through the trait, each loop is `opcount::measure_<op>` and `scripts/bench-callgrind.sh` runs
+//! every design and operation; called directly, `scripts/op-costs.sh` runs every mode. Both
+//! subtract their empty loop. Lookups cycle over 1,024 live ids in a scrambled order; insert
+//! runs in steady state (the table has held `N` entries before, so no growth is counted);
+//! remove removes `N` fresh ids.
+
+mod direct;
 
 use bench::designs::Design;
 use bench::with_design;
@@ -96,10 +102,15 @@ fn run<D: Design>(op: &str) -> Result<(), String> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(design), Some(op)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: opcount DESIGN OP");
+        eprintln!("usage: opcount DESIGN OP | opcount --direct MODE");
         std::process::exit(2);
     };
-    match with_design!(design.as_str(), D => run::<D>(op)) {
+    let result = if design == "--direct" {
+        Some(direct::run(op))
+    } else {
+        with_design!(design.as_str(), D => run::<D>(op))
+    };
+    match result {
         Some(Ok(())) => {}
         Some(Err(e)) => {
             eprintln!("opcount: {e}");

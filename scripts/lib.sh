@@ -1,0 +1,55 @@
+# Shell helpers shared by scripts/*.sh and .ci/run; source it from the repository root:
+#   STEP_PREFIX="c: "; source scripts/lib.sh
+#
+#   step TITLE...                   section header: "=== ${STEP_PREFIX}TITLE ==="
+#   missing_packages TOOL[:PKG]...  the Debian packages (default: the tool's name) of the
+#                                   tools not on PATH, space-separated
+#   require TOOL[:PKG]...           exits, naming the apt-get command to run, when one is missing
+#   callgrind_ir PATTERN CMD...     instructions (Ir) CMD executes inside functions matching
+#                                   PATTERN (callgrind --toggle-collect); fails if none
+#   ir_per_op IR EMPTY N            (IR - EMPTY) / N with one decimal: IR of N operations, less
+#                                   the Ir of N iterations of an empty loop
+# Only .ci/run installs anything; the scripts check and say what to install.
+
+step() { printf '\n=== %s%s ===\n' "${STEP_PREFIX:-}" "$*"; }
+
+missing_packages() {
+  local tool pkgs=()
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || pkgs+=("${tool#*:}")
+  done
+  echo "${pkgs[*]}"
+}
+
+require() {
+  local tool tools=() pkgs sudo=
+  pkgs=$(missing_packages "$@")
+  [ -z "$pkgs" ] && return 0
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || tools+=("${tool%%:*}")
+  done
+  [ "$(id -u)" -eq 0 ] || sudo="sudo "
+  echo "$0: needs ${tools[*]}, not found; install with: ${sudo}apt-get install -y $pkgs" >&2
+  exit 1
+}
+
+callgrind_ir() {
+  local pattern=$1 out ir
+  shift
+  out=$(mktemp)
+  if ! valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect="$pattern" \
+      "$@" >/dev/null 2>&1; then
+    rm -f "$out"
+    echo "callgrind_ir: failed under valgrind: $*" >&2
+    return 1
+  fi
+  ir=$(awk '/^summary:/ {print $2}' "$out")
+  rm -f "$out"
+  if [ -z "$ir" ] || [ "$ir" -eq 0 ]; then
+    echo "callgrind_ir: no instructions counted in functions matching '$pattern': $*" >&2
+    return 1
+  fi
+  echo "$ir"
+}
+
+ir_per_op() { awk -v ir="$1" -v e="$2" -v n="$3" 'BEGIN { printf "%.1f\n", (ir - e) / n }'; }
