@@ -816,3 +816,37 @@ fn prompt_take_vs_a_thread_registering() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
+
+/// The background reclaimer's wake-up handshake: a caller ends an entry (it goes on a retire
+/// list, as in a multi-threaded program) and then checks whether the reclaimer waits for the
+/// table (`disarm`); concurrently the reclaimer arms the table and checks the retire lists
+/// (`arm_and_check`), as it does before parking. No wake-up is lost: the caller wakes it, or
+/// the reclaimer sees the entry and does not park.
+#[test]
+fn reclaimer_wake_up_is_never_lost() {
+    model(|| {
+        let table = table();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = table.insert(Tracked::new(6, &drops));
+        table.retain(h).unwrap();
+        // Disarmed, as after the reclaimer's last wake-up.
+        assert!(table.disarm());
+        let reclaimer = {
+            let table = table.clone();
+            thread::spawn(move || table.arm_and_check())
+        };
+        // A guard keeps the entry off the prompt path: it goes to the retire list.
+        let guard = table.get(h).unwrap();
+        table.revoke(h).unwrap();
+        table.release(h).unwrap();
+        let woke = table.disarm();
+        drop(guard);
+        let saw = reclaimer.join().unwrap();
+        assert!(
+            woke || saw,
+            "the reclaimer would park with an entry waiting"
+        );
+        table.flush();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}

@@ -7,10 +7,11 @@
 //! * **Woken, not polling.** A table is *armed* while the reclaimer waits for it; the first
 //!   entry that goes on one of its retire lists disarms it (one swap) and unparks the thread.
 //!   The thread then waits [`GATHER`] for more ends (a shard reaching its batch cuts that
-//!   short), runs one pass per table, re-arms the tables and parks. Ordering: the caller's
-//!   `SeqCst` push onto the retire list, then its `SeqCst` load of the armed flag; the
-//!   reclaimer's `SeqCst` arming store, a `SeqCst` fence, then its load of the lists. Either the
-//!   caller sees the table armed (and wakes the thread), or the reclaimer sees the entry.
+//!   short), re-arms the tables, runs one pass per table and parks. Ordering: the caller's
+//!   push onto the retire list, a `SeqCst` fence, its load of the armed flag; the reclaimer's
+//!   arming store, a `SeqCst` fence, its loads of the lists (in the pass). Either the caller
+//!   sees the table armed (and wakes the thread), or the reclaimer's pass takes the entry
+//!   (loom model `reclaimer_wake_up_is_never_lost`).
 //! * **Bounded delay.** An entry that is not borrowed is dropped within `GATHER` plus one pass
 //!   of its end (a few milliseconds), whether or not the program makes another call; borrowed
 //!   ones are retried every [`RETRY`].
@@ -123,7 +124,7 @@ fn run() {
             for table in tables() {
                 table.arm();
             }
-            // Pairs with the callers' `SeqCst` push and armed-flag load (module docs).
+            // Pairs with the fence in `HandleTable::disarm` (module docs).
             core::sync::atomic::fence(Ordering::SeqCst);
             for table in tables() {
                 borrowed |= table.background_pass();

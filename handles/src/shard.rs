@@ -214,13 +214,11 @@ impl<T> Shard<T> {
             slot.state
                 .store(ended_state | (head & LINK), Ordering::Relaxed);
             let count = (head >> LINK_BITS) + 1;
-            // Release publishes the link and the ENDED state to the reclaimer's swap. SeqCst:
-            // the background reclaimer's wake-up protocol (`reclaimer.rs`) orders this push
-            // before the table's armed-flag load (on x86 the same instruction).
+            // Release publishes the link and the ENDED state to the reclaimer's swap.
             match self.meta.retired.compare_exchange_weak(
                 head,
                 (count << LINK_BITS) | (index + 1),
-                Ordering::SeqCst,
+                Ordering::Release,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return count,

@@ -772,12 +772,29 @@ impl<T: Send + Sync> HandleTable<T> {
     /// shard just reached its batch). If no thread can be started, runs the pass here.
     #[cfg(not(handles_loom))]
     pub(crate) fn wake_reclaimer(&self, urgent: bool) {
-        // SeqCst, after the SeqCst push onto the retire list: see `reclaimer.rs`.
-        let armed =
-            self.armed.load(Ordering::SeqCst) != 0 && self.armed.swap(0, Ordering::AcqRel) != 0;
-        if (armed || urgent) && !crate::reclaimer::wake() {
+        if (self.disarm() || urgent) && !crate::reclaimer::wake() {
             self.reclaim_all_reported();
         }
+    }
+
+    /// The caller's half of the wake-up handshake (`reclaimer.rs`), after its push onto a
+    /// retire list: a `SeqCst` fence, then whether the reclaimer waits for this table,
+    /// disarming it (so only one caller wakes the thread per round).
+    #[inline]
+    #[cfg_attr(all(handles_loom, not(test)), allow(dead_code))]
+    pub(crate) fn disarm(&self) -> bool {
+        crate::sync::fence(Ordering::SeqCst);
+        self.armed.load(Ordering::Relaxed) != 0 && self.armed.swap(0, Ordering::AcqRel) != 0
+    }
+
+    /// The reclaimer's half: arms the table, then (`SeqCst` fence) whether any entry is
+    /// waiting on a retire list. Either this sees the entry a caller pushed, or that caller's
+    /// `disarm` sees the table armed.
+    #[cfg(all(handles_loom, test))]
+    pub(crate) fn arm_and_check(&self) -> bool {
+        self.armed.store(1, Ordering::Relaxed);
+        crate::sync::fence(Ordering::SeqCst);
+        (0..SHARDS).any(|i| self.shards[i].retired_len() > 0)
     }
 
     /// Runs a reclamation pass on every shard now: drops every ended value that no scoped
@@ -801,6 +818,11 @@ impl<T: Send + Sync> HandleTable<T> {
         // threads were running (they hold lists we could not take): when `flush` returns,
         // every value that ended before it and is not borrowed has been dropped.
         let pending = self.reclaim_all();
+        if in_pass() {
+            // Called from a `Drop` inside a pass (this thread's, on any table): waiting for
+            // other threads' passes could wait for a pass that waits for ours.
+            return pending;
+        }
         let generation = global::fork_generation();
         loop {
             let word = self.passes.load(Ordering::Acquire);
@@ -817,6 +839,8 @@ impl<T: Send + Sync> HandleTable<T> {
         struct InFlight<'a>(&'a AtomicU64, u64);
         impl Drop for InFlight<'_> {
             fn drop(&mut self) {
+                #[cfg(not(handles_loom))]
+                let _ = IN_PASS.try_with(|d| d.set(d.get() - 1));
                 let mut word = self.0.load(Ordering::Relaxed);
                 // A fork since we started reset the count: ours is no longer in it.
                 while word >> 32 == self.1 {
@@ -833,6 +857,8 @@ impl<T: Send + Sync> HandleTable<T> {
                 }
             }
         }
+        #[cfg(not(handles_loom))]
+        let _ = IN_PASS.try_with(|d| d.set(d.get() + 1));
         let generation = global::fork_generation();
         let mut word = self.passes.load(Ordering::Relaxed);
         loop {
@@ -1020,6 +1046,23 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 }
 
+#[cfg(not(handles_loom))]
+thread_local! {
+    /// Reclamation passes this thread is running (on any table): a `flush` from a `Drop`
+    /// inside one does not wait for other threads' passes.
+    static IN_PASS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// Whether this thread is inside a reclamation pass.
+fn in_pass() -> bool {
+    #[cfg(not(handles_loom))]
+    {
+        IN_PASS.try_with(|d| d.get() > 0).unwrap_or(true)
+    }
+    #[cfg(handles_loom)]
+    false
+}
+
 /// The tag in a table's tag word (`slot::identity(tag, floor)`, or 0 before the first insert).
 #[inline(always)]
 fn tag_of(word: u64) -> u32 {
@@ -1029,8 +1072,8 @@ fn tag_of(word: u64) -> u32 {
 #[cfg(not(handles_loom))]
 impl<T: Send + Sync + 'static> crate::reclaimer::Reclaimable for HandleTable<T> {
     fn arm(&self) {
-        // SeqCst: see `reclaimer.rs`.
-        self.armed.store(1, Ordering::SeqCst);
+        // The fence that orders this before the reclaimer's list loads follows in its loop.
+        self.armed.store(1, Ordering::Relaxed);
     }
 
     fn background_pass(&self) -> bool {
