@@ -144,7 +144,7 @@ fn stats_per_table_and_per_shard() {
 }
 
 fn shard_of(h: Handle) -> usize {
-    ((h.into_raw() >> 22) & 63) as usize
+    test_support::layout::shard(h.into_raw()) as usize
 }
 
 #[test]

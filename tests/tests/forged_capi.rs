@@ -11,15 +11,13 @@
 //!
 //! This binary has one test: the registry is process-wide.
 
-mod common;
-
-use common::{XorShift, layout};
 use core::ffi::c_void;
 use handles::HandleTable;
 use hdl::HdlStatus as S;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use test_support::{XorShift, layout};
 
 const TAG_A: u32 = 11;
 const TAG_B: u32 = 12;

@@ -9,13 +9,11 @@
 //! through `std`, or returns into the test harness.
 #![cfg(unix)]
 
-mod common;
-
-use common::{Drops, Item, XorShift};
 use handles::{Error, Handle, HandleTable};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use test_support::{Drops, Item, XorShift};
 
 /// Fork tests run one at a time, so no test's threads are starting up or exiting while
 /// another forks (the child checks the exact number of active thread records).

@@ -3,12 +3,10 @@
 //! `HandleTable::with_max_generation`: handles never repeat over many insert/remove cycles,
 //! `stats().exhausted_slots` grows, and old handles stay stale forever.
 
-mod common;
-
-use common::{Drops, layout};
 use handles::{Error, Handle, HandleTable};
 use std::collections::HashSet;
 use std::sync::Mutex;
+use test_support::{Drops, layout};
 
 /// Asserts that every operation on `h` fails with `Stale`.
 fn assert_stale<T: Send + Sync>(table: &HandleTable<T>, h: Handle) {

@@ -4,10 +4,11 @@
 
 use handles::{Handle, HandleTable};
 use std::sync::Barrier;
+use test_support::layout;
 
-/// The shard a handle lives in (bits 22..28 of the documented layout).
+/// The shard a handle lives in.
 fn shard_of(h: Handle) -> u64 {
-    (h.into_raw() >> 22) & 63
+    layout::shard(h.into_raw())
 }
 
 /// A thread whose home shard has no page yet gives it its first page rather than stealing

@@ -4,15 +4,13 @@
 //! against `HandleTable` and against a plain reference model; every result must match, and
 //! every value must be dropped exactly once, at the time the model says.
 //!
-//! Besides the contract, the model relies on the documented handle layout (`common::layout`),
+//! Besides the contract, the model relies on the documented handle layout (`test_support::layout`),
 //! to forge handles that carry the table's own tag.
 
-mod common;
-
-use common::{Drops, Tracked, layout};
 use handles::{Error, Guard, Handle, HandleTable};
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
+use test_support::{Drops, Tracked, layout};
 
 /// Most guards the test holds at once (more than the 4 inline hazard cells of a thread, and
 /// more than one 16-cell overflow chunk).

@@ -4,12 +4,10 @@
 //! that use tables; and thread churn (100,000 short-lived threads) with bounded per-thread
 //! records and bounded table memory.
 
-mod common;
-
-use common::{Drops, Item, XorShift};
 use handles::{Error, Handle, HandleTable};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex, mpsc};
+use test_support::{Drops, Item, XorShift};
 
 /// A lookup of `h` that may fail only because the entry ended (a `take` in flight on another
 /// thread never makes it fail); returns the id it saw.
@@ -325,7 +323,7 @@ fn concurrent_first_use_of_fresh_tables() {
         // One tag per table, shared by every thread's handles.
         let tags: std::collections::HashSet<u64> = hs
             .iter()
-            .map(|(h, _)| common::layout::fields(h.into_raw()).1)
+            .map(|(h, _)| test_support::layout::fields(h.into_raw()).1)
             .collect();
         assert_eq!(tags.len(), 1, "table {r} has several tags");
         // Handles of neighbouring tables are foreign.
