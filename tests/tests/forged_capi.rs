@@ -1,4 +1,6 @@
-//! Forged handles through the C API: the sweep of `forged.rs`, at a configurable
+//! Own test binary: it checks exact live counts of the process-wide C registry.
+//!
+//! Forged handles through the C API: the sweep of `it/forged.rs`, at a configurable
 //! scale, through `hdl_lookup` with a type tag (and, for a sample, every other `hdl_*` function)
 //! on a populated process-wide registry: C objects with two type tags, Rust objects, entries
 //! revoked, released, taken, and revoked with a reference outstanding.

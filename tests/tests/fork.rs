@@ -1,3 +1,5 @@
+//! Own test binary: the child counts thread records, so no other test's threads may come or go.
+//!
 //! `fork()` (the promise under test: after `fork()`, the child can keep using every table): the
 //! parent forks while other threads are in the middle of lookups, inserts, removes, takes and
 //! reclamation passes; the child, where those threads no longer exist, inserts, looks up,

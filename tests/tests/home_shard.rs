@@ -1,3 +1,5 @@
+//! Own test binary: other tests' threads would hold thread records, and could share home shards.
+//!
 //! Home shards: each thread inserts into its own shard. In its own test binary, so that no
 //! other test's threads hold thread records (with more than 64 records, two live threads can
 //! share a home shard by design).

@@ -1,3 +1,5 @@
+//! Own test binary: it bounds the process's thread records and expects an empty C registry.
+//!
 //! Soak test: for `HANDLES_SOAK_SECS` seconds (default 20 in release builds, 3 in
 //! debug builds), Rust threads and C threads (pthreads created by C code, `tests/c/soak.c`)
 //! mix every operation while threads churn: two supervisors, one Rust and one C, keep

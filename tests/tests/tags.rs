@@ -1,8 +1,9 @@
-//! Table tags over the life of the process: handles stay unique across tables, live tables
-//! never share a tag, and Rust tables' handles never reach the C registry's objects.
+//! Own test binary: it holds every table tag of the process (other tables would get `Full`).
 //!
-//! Its own binary, with one test: it holds every tag of the process at once, which would make
-//! tables created by concurrent tests in a shared binary fail with `Full`.
+//! Table tags over the life of the process: handles stay unique across tables, live tables
+//! never share a tag, and Rust tables' handles never reach the C registry's objects. One test:
+//! at its peak it holds every tag of the process at once, which would make tables created by
+//! concurrent tests fail with `Full`.
 
 use core::ffi::c_void;
 use handles::{Error, Handle, HandleTable};
