@@ -4,12 +4,18 @@
 //!   by field;
 //! * [`Drops`], [`Tracked`] and [`Item`]: values that count their drops and catch a read after
 //!   their drop (and, for [`Item`], a lookup that reached another entry);
-//! * [`XorShift`]: a small deterministic random number generator.
+//! * [`XorShift`]: a small deterministic random number generator;
+//! * [`model`]: the reference model of an entry's life (references, revoke, release, take) that
+//!   the model-based test and the fuzz targets check against, and [`TableModel`], which checks
+//!   a `HandleTable` against it operation by operation.
 #![deny(missing_docs)]
 
 pub mod layout;
+pub mod model;
 mod rng;
+mod table_model;
 mod values;
 
 pub use rng::XorShift;
+pub use table_model::{Checked, DropCounts, TableModel};
 pub use values::{Drops, Item, Tracked};
