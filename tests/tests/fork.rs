@@ -1,3 +1,5 @@
+//! Own test binary: the child counts thread records, so no other test's threads may come or go.
+//!
 //! `fork()` (the promise under test: after `fork()`, the child can keep using every table): the
 //! parent forks while other threads are in the middle of lookups, inserts, removes, takes and
 //! reclamation passes; the child, where those threads no longer exist, inserts, looks up,
@@ -9,13 +11,11 @@
 //! through `std`, or returns into the test harness.
 #![cfg(unix)]
 
-mod common;
-
-use common::{Drops, Item, XorShift};
 use handles::{Error, Handle, HandleTable};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use test_support::{Drops, Item, XorShift};
 
 /// Fork tests run one at a time, so no test's threads are starting up or exiting while
 /// another forks (the child checks the exact number of active thread records).

@@ -9,12 +9,10 @@
 //! `sweep_at_scale` repeats all of these classes on every core for `HANDLES_FORGED_COUNT`
 //! values (default 8 million; the reliability note's run is 10^9: `scripts/long-checks.sh`).
 
-mod common;
-
-use common::{Drops, Item, XorShift, layout};
 use handles::{Error, Handle, HandleTable};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use test_support::{Drops, Item, XorShift, layout};
 
 /// A populated table and everything known about the handles it issued.
 struct Populated {
