@@ -8,10 +8,13 @@
 //! * [`Bytes`]: the reader the fuzz targets decode their input with;
 //! * [`model`]: the reference model of an entry's life (references, revoke, release, take) that
 //!   the model-based test and both fuzz targets check against, and [`TableModel`], which checks
-//!   a `HandleTable` against it operation by operation.
+//!   a `HandleTable` against it operation by operation;
+//! * [`fork`] (Unix): running test code in a forked child under a watchdog alarm.
 #![deny(missing_docs)]
 
 mod bytes;
+#[cfg(unix)]
+pub mod fork;
 pub mod layout;
 pub mod model;
 mod rng;
