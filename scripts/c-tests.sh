@@ -126,11 +126,11 @@ step "Rust clients of C libraries under valgrind (SQLite, the C thread pool; sma
 # context), which valgrind calls "possibly lost": only definite leaks count here. Fair
 # scheduling: with valgrind's default lock, the SQLite workers starve the thread that revokes.
 VG_RUST="valgrind -q --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
-clients=$(cargo test --release -p handles-tests --test sqlite --test pool --no-run \
+clients=$(cargo test --release -p handles-tests --test it --no-run \
   --message-format=json 2>/dev/null | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
 [ -n "$clients" ]
 for bin in $clients; do
-  HANDLES_SQLITE_ROUNDS=1 HANDLES_SQLITE_ROWS=2000 $VG_RUST "$bin" --test-threads=1 -q
+  HANDLES_SQLITE_ROUNDS=1 HANDLES_SQLITE_ROWS=2000 $VG_RUST "$bin" --test-threads=1 -q sqlite:: pool::
 done
 
 step "call-cost bench (smoke run; quiet-machine figures need more iterations)"

@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 cargo clippy -p handles-tests -p handles-capi --all-targets \
   --features handles-tests/debug-backtrace,handles-capi/debug-backtrace -- -D warnings
-cargo test -p handles-tests --features debug-backtrace --test diagnostics
+cargo test -p handles-tests --features debug-backtrace --test it diagnostics::
 cargo test -p handles-capi --features debug-backtrace --lib diag

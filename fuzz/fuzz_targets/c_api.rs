@@ -1,5 +1,7 @@
 //! Fuzzer for the C API: drives the exported `hdl_*` functions (and the typed Rust functions
-//! of the same registry) with an operation sequence decoded from the input, against a model.
+//! of the same registry) with an operation sequence decoded from the input, against a model
+//! (the reference model of `test_support::model`, plus what the C API adds: type tags, kinds of
+//! object, destructors).
 //!
 //! Covered: C objects with and without destructors, Rust objects (`hdl::insert`), type tags
 //! (matching, wrong, 0 = any), lookup / retain / release / revoke / take / is_live / type_tag /
@@ -25,15 +27,8 @@ use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
-
-/// Handle layout: `generation:26 | tag:10 | shard:6 | index:22`.
-const TAG_SHIFT: u32 = 28;
-const TAG_MASK: u64 = (1 << 10) - 1;
-const GEN_SHIFT: u32 = 38;
-
-fn tag_of(raw: u64) -> u64 {
-    (raw >> TAG_SHIFT) & TAG_MASK
-}
+use test_support::model::{Lifecycle, State};
+use test_support::{Bytes, layout};
 
 const MAGIC: u64 = 0x0b1e_c7ed_0b1e_c7ed;
 
@@ -114,10 +109,6 @@ fn new_obj() -> Obj {
 /// Type tags the fuzzer chooses from (0 = untagged / any).
 const TAGS: [u32; 4] = [0, 1, 2, 0xdead_beef];
 
-#[path = "../common/bytes.rs"]
-mod bytes;
-use bytes::Bytes;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     /// C object; whether it has a destructor.
@@ -125,64 +116,56 @@ enum Kind {
     Rust,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Live,
-    Revoked,
-    Ended,
-    Taken,
-}
-
+/// What the model records with each entry (its references and state are the model's).
 #[derive(Debug)]
 struct Entry {
     id: u64,
     object: *mut c_void,
     kind: Kind,
     tag: u32,
-    refs: u32,
-    state: State,
 }
 
 /// The registry's table tag (learned from the first handle of the process).
 static REGISTRY_TAG: AtomicU64 = AtomicU64::new(0);
 
 struct Model {
-    issued: Vec<u64>,
-    entries: HashMap<u64, Entry>,
+    entries: Lifecycle<u64, Entry>,
     /// Objects the model owns: C objects inserted without a destructor, and taken objects.
     owned: Vec<*mut c_void>,
     other: HandleTable<u8>,
     other_issued: Vec<Handle>,
-    cursor: usize,
 }
 
 fn out_ptr<T>(null: bool, slot: &mut T) -> *mut T {
     if null { core::ptr::null_mut() } else { slot }
 }
 
+/// The status the C API returns for what the model says.
+fn status<T>(r: Result<T, handles::Error>) -> S {
+    match r {
+        Ok(_) => S::Ok,
+        Err(e) => e.into(),
+    }
+}
+
 impl Model {
     fn pick(&self, sel: u16) -> Option<u64> {
-        (!self.issued.is_empty()).then(|| self.issued[sel as usize % self.issued.len()])
+        self.entries.pick(sel as usize)
     }
 
     fn is_live(&self, h: u64) -> bool {
-        self.entries.get(&h).is_some_and(|e| e.state == State::Live)
+        self.entries.is_live(h)
     }
 
     fn live_count(&self) -> usize {
-        self.entries
-            .values()
-            .filter(|e| e.state == State::Live)
-            .count()
+        self.entries.live_count()
     }
 
     fn learn(&mut self, h: u64, object: *mut c_void, kind: Kind, tag: u32, id: u64) {
         assert_ne!(h, 0);
-        let t = tag_of(h);
+        let t = layout::tag(h);
         let known = REGISTRY_TAG.swap(t, Ordering::Relaxed);
         assert!(known == 0 || known == t, "registry tag changed");
-        assert!(!self.entries.contains_key(&h), "{h:#x} issued twice");
-        self.issued.push(h);
         self.entries.insert(
             h,
             Entry {
@@ -190,8 +173,6 @@ impl Model {
                 object,
                 kind,
                 tag,
-                refs: 1,
-                state: State::Live,
             },
         );
     }
@@ -248,18 +229,19 @@ impl Model {
         let mut ptr = core::ptr::null_mut();
         // SAFETY: `ptr` is writable; NULL is allowed.
         let s = unsafe { hdl::hdl_lookup(h, expected, out_ptr(null_out, &mut ptr)) };
-        let e = self.entries.get_mut(&h).unwrap();
+        let e = self.entries.entry(h);
         let want = if null_out {
             S::NullPointer
         } else if e.state != State::Live {
             S::Stale
-        } else if expected != 0 && expected != e.tag {
+        } else if expected != 0 && expected != e.value.tag {
             S::WrongType
         } else {
             S::Ok
         };
         assert_eq!(s, want, "lookup {h:#x} ({e:?})");
         if s == S::Ok {
+            let e = &e.value;
             assert_eq!(ptr, e.object, "lookup {h:#x} gave another object");
             let obj = match e.kind {
                 // SAFETY: the reference we now hold keeps the object alive.
@@ -268,7 +250,8 @@ impl Model {
                 Kind::C(_) => unsafe { &*ptr.cast::<Obj>() },
             };
             assert_eq!(obj.check(Some(h)), e.id);
-            e.refs += 1;
+            // The lookup holds a reference, as a retain does.
+            self.entries.retain(h).unwrap();
         } else {
             assert!(ptr.is_null(), "output written on failure");
         }
@@ -276,71 +259,43 @@ impl Model {
 
     fn retain(&mut self, h: u64) {
         let s = hdl::hdl_retain(h);
-        let live = self.is_live(h);
-        let e = self.entries.get_mut(&h).unwrap();
-        if live {
-            assert_eq!(s, S::Ok);
-            e.refs += 1;
-        } else {
-            assert_eq!(s, S::Stale, "retain {h:#x}");
-        }
+        assert_eq!(s, status(self.entries.retain(h)), "retain {h:#x}");
     }
 
     fn release(&mut self, h: u64) {
         let s = hdl::hdl_release(h);
-        let e = self.entries.get_mut(&h).unwrap();
-        if matches!(e.state, State::Live | State::Revoked) {
-            assert_eq!(s, S::Ok, "release {h:#x}");
-            e.refs -= 1;
-            if e.refs == 0 {
-                e.state = State::Ended;
-            }
-        } else {
-            assert_eq!(s, S::Stale, "release {h:#x}");
-        }
+        assert_eq!(s, status(self.entries.release(h)), "release {h:#x}");
     }
 
+    /// Revokes `h`; returns whether its entry has ended.
     fn revoke(&mut self, h: u64) -> bool {
         let s = hdl::hdl_revoke(h);
-        let e = self.entries.get_mut(&h).unwrap();
-        if e.state == State::Live {
-            assert_eq!(s, S::Ok, "revoke {h:#x}");
-            e.refs -= 1;
-            e.state = if e.refs == 0 {
-                State::Ended
-            } else {
-                State::Revoked
-            };
-        } else {
-            assert_eq!(s, S::Stale, "revoke {h:#x}");
-        }
-        e.state == State::Ended
+        assert_eq!(s, status(self.entries.revoke(h)), "revoke {h:#x}");
+        self.entries.entry(h).state == State::Ended
     }
 
     fn take(&mut self, h: u64, expected: u32, null_out: bool) {
         let mut ptr = core::ptr::null_mut();
         // SAFETY: `ptr` is writable; NULL is allowed.
         let s = unsafe { hdl::hdl_take(h, expected, out_ptr(null_out, &mut ptr)) };
-        let e = self.entries.get_mut(&h).unwrap();
+        let e = &self.entries.entry(h).value;
+        let (id, object, kind) = (e.id, e.object, e.kind);
         let want = if null_out {
             S::NullPointer
-        } else if e.state != State::Live {
+        } else if !self.is_live(h) {
             S::Stale
-        } else if e.kind == Kind::Rust || (expected != 0 && expected != e.tag) {
+        } else if kind == Kind::Rust || (expected != 0 && expected != e.tag) {
             S::WrongType
-        } else if e.refs != 1 {
-            S::Busy
         } else {
-            S::Ok
+            // Busy unless the owner's reference is the only one; then taken.
+            status(self.entries.take(h, false))
         };
-        assert_eq!(s, want, "take {h:#x} ({e:?})");
+        assert_eq!(s, want, "take {h:#x} ({:?})", self.entries.entry(h));
         if s == S::Ok {
-            assert_eq!(ptr, e.object);
+            assert_eq!(ptr, object);
             // SAFETY: the object is ours again.
-            assert_eq!(unsafe { &*ptr.cast::<Obj>() }.check(Some(h)), e.id);
-            e.state = State::Taken;
-            e.refs = 0;
-            if e.kind == Kind::C(true) {
+            assert_eq!(unsafe { &*ptr.cast::<Obj>() }.check(Some(h)), id);
+            if kind == Kind::C(true) {
                 self.owned.push(ptr);
             }
         } else {
@@ -352,11 +307,11 @@ impl Model {
         let mut tag = 0xffff_ffffu32;
         // SAFETY: `tag` is writable; NULL is allowed.
         let s = unsafe { hdl::hdl_type_tag(h, out_ptr(null_out, &mut tag)) };
-        let e = &self.entries[&h];
+        let e = self.entries.entry(h);
         if null_out {
             assert_eq!(s, S::NullPointer);
         } else if e.state == State::Live {
-            assert_eq!((s, tag), (S::Ok, e.tag));
+            assert_eq!((s, tag), (S::Ok, e.value.tag));
         } else {
             assert_eq!((s, tag), (S::Stale, 0xffff_ffff));
         }
@@ -365,12 +320,12 @@ impl Model {
     /// Typed scoped lookups of the Rust API on any entry.
     fn rust_with(&mut self, h: u64) {
         let handle = Handle::from_raw(h).unwrap();
-        let e = &self.entries[&h];
+        let e = self.entries.entry(h);
         let got = hdl::with(handle, |o: &RustObj| o.0.check(Some(h)));
         let wrong = hdl::with(handle, |_: &u32| ());
-        match (e.state, e.kind) {
+        match (e.state, e.value.kind) {
             (State::Live, Kind::Rust) => {
-                assert_eq!(got, Ok(e.id));
+                assert_eq!(got, Ok(e.value.id));
                 assert_eq!(wrong, Err(S::WrongType));
             }
             (State::Live, Kind::C(_)) => {
@@ -387,10 +342,10 @@ impl Model {
     /// Revokes an entry and flushes from inside a scoped lookup of it: the value survives until
     /// the lookup ends, and the flush reports it as pending.
     fn revoke_inside_with(&mut self, h: u64) {
-        if !(self.is_live(h) && self.entries[&h].kind == Kind::Rust) {
+        if !(self.is_live(h) && self.entries.entry(h).value.kind == Kind::Rust) {
             return self.rust_with(h);
         }
-        let id = self.entries[&h].id;
+        let id = self.entries.entry(h).value.id;
         let handle = Handle::from_raw(h).unwrap();
         let mut ended = false;
         let r = hdl::with(handle, |o: &RustObj| {
@@ -419,12 +374,12 @@ impl Model {
         if !null_out {
             assert_eq!(pending, 0);
         }
-        for (h, e) in &self.entries {
+        for (h, e) in self.entries.entries() {
             let want = u32::from(matches!(
-                (e.state, e.kind),
+                (e.state, e.value.kind),
                 (State::Ended, Kind::C(true) | Kind::Rust)
             ));
-            assert_eq!(ends_of(e.id), want, "ends of {h:#x} ({e:?})");
+            assert_eq!(ends_of(e.value.id), want, "ends of {h:#x} ({e:?})");
         }
         assert_eq!(hdl::hdl_live_count(), self.live_count());
     }
@@ -434,7 +389,7 @@ impl Model {
         let reg = REGISTRY_TAG.load(Ordering::Relaxed);
         let ok = |s: S| match raw {
             0 => s == S::NullHandle,
-            _ if foreign || reg == 0 || tag_of(raw) != reg => s == S::WrongTable,
+            _ if foreign || reg == 0 || layout::tag(raw) != reg => s == S::WrongTable,
             // Own tag: never issued (INVALID), or issued in an earlier run (STALE).
             _ => s == S::Invalid || s == S::Stale,
         };
@@ -483,7 +438,7 @@ impl Model {
 
     /// A raw value: an issued handle behaves as that handle; anything else is unknown.
     fn raw(&mut self, raw: u64, how: u8) {
-        if self.entries.contains_key(&raw) {
+        if self.entries.knows(raw) {
             return match how % 6 {
                 0 => self.lookup(raw, TAGS[(how as usize / 8) % 4], false),
                 1 => self.retain(raw),
@@ -547,15 +502,8 @@ impl Model {
             10 => {
                 // Revoke many live entries: more than a reclamation batch at once.
                 let n = b.u8() as usize + 1;
-                let (mut done, mut looked) = (0, 0);
-                while done < n && looked < self.issued.len() {
-                    let h = self.issued[self.cursor % self.issued.len()];
-                    self.cursor += 1;
-                    looked += 1;
-                    if self.is_live(h) {
-                        self.revoke(h);
-                        done += 1;
-                    }
+                for h in self.entries.sweep(n) {
+                    self.revoke(h);
                 }
             }
             11 => on_pick!(|m: &mut Model, h, b: &mut Bytes| {
@@ -576,11 +524,13 @@ impl Model {
                 // Random fields under the registry's own tag, mostly small ones.
                 let raw = b.u64();
                 let reg = REGISTRY_TAG.load(Ordering::Relaxed);
-                let mut v = (raw & !(TAG_MASK << TAG_SHIFT)) | (reg << TAG_SHIFT);
-                if hi & 4 == 0 {
-                    v &= (7 << GEN_SHIFT) | (TAG_MASK << TAG_SHIFT) | (63 << 22) | 0x3ff;
-                }
-                self.raw(v, raw as u8)
+                let (g, _, s, i) = layout::fields(raw);
+                let (g, i) = if hi & 4 == 0 {
+                    (g & 7, i & 0x3ff)
+                } else {
+                    (g, i)
+                };
+                self.raw(layout::join(g, reg, s, i), raw as u8)
             }
             18 => on_pick!(|m: &mut Model, h: u64, b: &mut Bytes| {
                 let bit = b.u8();
@@ -588,8 +538,9 @@ impl Model {
             }),
             19 => on_pick!(|m: &mut Model, h: u64, b: &mut Bytes| {
                 let delta = b.u8() as i8;
-                let g = (h >> GEN_SHIFT).wrapping_add_signed(i64::from(delta)) & ((1 << 26) - 1);
-                m.raw((h & ((1 << GEN_SHIFT) - 1)) | (g << GEN_SHIFT), delta as u8)
+                let (g, t, s, i) = layout::fields(h);
+                let g = g.wrapping_add_signed(i64::from(delta));
+                m.raw(layout::join(g, t, s, i), delta as u8)
             }),
             20 => self.cross_table(b.u16()),
             21 => on_pick!(|m: &mut Model, h, b: &mut Bytes| {
@@ -626,18 +577,18 @@ impl Model {
     /// Ends every entry (revoke, then release every outstanding reference), flushes and checks
     /// that every destructor ran exactly when it should, then frees the objects the model owns.
     fn finish(mut self) {
-        let handles: Vec<u64> = self.issued.clone();
+        let handles: Vec<u64> = self.entries.issued().to_vec();
         for &h in &handles {
             if self.is_live(h) {
                 self.revoke(h);
             }
-            while self.entries[&h].state == State::Revoked {
+            while self.entries.entry(h).state == State::Revoked {
                 self.release(h);
             }
         }
         self.flush(false);
         assert_eq!(hdl::hdl_live_count(), 0);
-        let ids: Vec<u64> = self.entries.values().map(|e| e.id).collect();
+        let ids: Vec<u64> = self.entries.entries().map(|(_, e)| e.value.id).collect();
         for p in self.owned.drain(..) {
             // SAFETY: objects the model owns are `Box<Obj>`s no entry refers to any more.
             drop(unsafe { Box::from_raw(p.cast::<Obj>()) });
@@ -659,12 +610,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(hdl::hdl_live_count(), 0, "entries left by an earlier run");
     let mut bytes = Bytes(data);
     let mut model = Model {
-        issued: Vec::new(),
-        entries: HashMap::new(),
+        entries: Lifecycle::new(),
         owned: Vec::new(),
         other: HandleTable::new(),
         other_issued: Vec::new(),
-        cursor: 0,
     };
     let mut steps = 0;
     while !bytes.0.is_empty() && steps < 4096 {

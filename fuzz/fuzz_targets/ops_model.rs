@@ -1,4 +1,5 @@
-//! Operation-sequence fuzzer for `HandleTable<T>`, checked against a reference model.
+//! Operation-sequence fuzzer for `HandleTable<T>`, checked against the reference model
+//! (`test_support::TableModel`, which the model-based test in `tests/` drives too).
 //!
 //! The input bytes decode into a sequence of operations (insert, bulk insert, scoped lookups,
 //! guards held across operations, retain, retain_with, release, remove, bulk remove, take,
@@ -16,40 +17,11 @@
 
 #![no_main]
 
-use handles::{Error, Guard, Handle, HandleTable};
+use handles::{Error, Handle, HandleTable};
 use libfuzzer_sys::fuzz_target;
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-/// The documented handle layout: `generation:26 | tag:10 | shard:6 | index:22`.
-mod layout {
-    pub const INDEX_BITS: u32 = 22;
-    pub const SHARD_BITS: u32 = 6;
-    pub const TAG_BITS: u32 = 10;
-    pub const GEN_BITS: u32 = 26;
-    pub const SHARD_SHIFT: u32 = INDEX_BITS;
-    pub const TAG_SHIFT: u32 = SHARD_SHIFT + SHARD_BITS;
-    pub const GEN_SHIFT: u32 = TAG_SHIFT + TAG_BITS;
-
-    /// (generation, tag, shard, index) of a raw handle.
-    pub fn fields(raw: u64) -> (u64, u64, u64, u64) {
-        (
-            raw >> GEN_SHIFT,
-            (raw >> TAG_SHIFT) & ((1 << TAG_BITS) - 1),
-            (raw >> SHARD_SHIFT) & ((1 << SHARD_BITS) - 1),
-            raw & ((1 << INDEX_BITS) - 1),
-        )
-    }
-
-    /// A raw handle from fields (each masked to its width).
-    pub fn join(generation: u64, tag: u64, shard: u64, index: u64) -> u64 {
-        ((generation & ((1 << GEN_BITS) - 1)) << GEN_SHIFT)
-            | ((tag & ((1 << TAG_BITS) - 1)) << TAG_SHIFT)
-            | ((shard & ((1 << SHARD_BITS) - 1)) << SHARD_SHIFT)
-            | (index & ((1 << INDEX_BITS) - 1))
-    }
-}
+use test_support::{Bytes, Checked, DropCounts, TableModel, layout};
 
 /// Drop counts of every value of one run, by id.
 #[derive(Default)]
@@ -100,53 +72,29 @@ impl Drop for Value {
     }
 }
 
-#[path = "../common/bytes.rs"]
-mod bytes;
-use bytes::Bytes;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Live,
-    Revoked,
-    Ended,
-    Taken,
+impl Checked for Value {
+    fn checked(&self, h: Handle) -> usize {
+        self.check(h) as usize
+    }
 }
 
-#[derive(Debug)]
-struct Entry {
-    id: u32,
-    refs: u32,
-    state: State,
+impl DropCounts for DropLog {
+    fn drops_of(&self, id: usize) -> usize {
+        self.of(id as u32) as usize
+    }
 }
 
-/// More guards than the inline hazard cells of a thread and than one overflow chunk.
-const MAX_GUARDS: usize = 24;
-
+/// One run: the main table checked against the model, and a second table.
 struct Model<'t> {
-    table: &'t HandleTable<Value>,
+    m: TableModel<'t, Value>,
     other: &'t HandleTable<Value>,
     log: &'t Arc<DropLog>,
-    /// The main table's tag, once it has issued a handle.
-    tag: Option<u64>,
-    issued: Vec<Handle>,
-    entries: HashMap<Handle, Entry>,
     other_issued: Vec<(u32, Handle)>,
-    guards: Vec<(Handle, Guard<'t, Value>)>,
-    /// Position of the next entry a bulk remove looks at.
-    cursor: usize,
 }
 
-impl<'t> Model<'t> {
+impl Model<'_> {
     fn pick(&self, sel: u16) -> Option<Handle> {
-        (!self.issued.is_empty()).then(|| self.issued[sel as usize % self.issued.len()])
-    }
-
-    fn is_live(&self, h: Handle) -> bool {
-        self.entries.get(&h).is_some_and(|e| e.state == State::Live)
-    }
-
-    fn guarded(&self, h: Handle) -> bool {
-        self.guards.iter().any(|(g, _)| *g == h)
+        self.m.model.pick(sel as usize)
     }
 
     fn new_value(&self) -> Value {
@@ -160,214 +108,39 @@ impl<'t> Model<'t> {
     fn insert(&mut self) {
         let value = self.new_value();
         let id = value.id;
-        let h = self.table.insert(value);
-        assert!(!self.entries.contains_key(&h), "{h:?} issued twice");
-        let tag = layout::fields(h.into_raw()).1;
-        assert_eq!(*self.tag.get_or_insert(tag), tag, "tag changed");
+        let h = self.m.table.insert(value);
+        self.m.inserted(h, id as usize);
         // Record the handle inside the value (a scoped lookup of a fresh handle must work).
-        let seen = self.table.with(h, |v| {
+        let seen = self.m.table.with(h, |v| {
             assert_eq!(v.handle.swap(h.into_raw(), Ordering::Relaxed), 0);
             v.id
         });
         assert_eq!(seen, Ok(id));
-        self.issued.push(h);
-        self.entries.insert(
-            h,
-            Entry {
-                id,
-                refs: 1,
-                state: State::Live,
-            },
-        );
-    }
-
-    fn with(&mut self, h: Handle) {
-        let got = self.table.with(h, |v| v.check(h));
-        let e = &self.entries[&h];
-        if e.state == State::Live {
-            assert_eq!(got, Ok(e.id), "with {h:?}");
-        } else {
-            assert_eq!(got, Err(Error::Stale), "with {h:?} ({e:?})");
-        }
-        assert_eq!(self.table.contains(h), self.is_live(h), "contains {h:?}");
-    }
-
-    fn get(&mut self, h: Handle) {
-        if self.guards.len() >= MAX_GUARDS {
-            return self.with(h);
-        }
-        match self.table.get(h) {
-            Ok(guard) => {
-                let e = &self.entries[&h];
-                assert_eq!(e.state, State::Live, "get succeeded on {h:?}");
-                assert_eq!(guard.check(h), e.id);
-                self.guards.push((h, guard));
-            }
-            Err(err) => {
-                assert!(!self.is_live(h), "get failed on live {h:?}: {err:?}");
-                assert_eq!(err, Error::Stale, "get {h:?}");
-            }
-        }
-    }
-
-    fn drop_guard(&mut self, sel: u16) {
-        if self.guards.is_empty() {
-            return;
-        }
-        let (h, guard) = self.guards.remove(sel as usize % self.guards.len());
-        // Still readable, whatever happened to the entry since.
-        assert_eq!(guard.check(h), self.entries[&h].id);
-        drop(guard);
-    }
-
-    fn retain(&mut self, h: Handle, with_value: bool) {
-        let got = if with_value {
-            self.table.retain_with(h, |v| v.check(h)).map(Some)
-        } else {
-            self.table.retain(h).map(|()| None)
-        };
-        let live = self.is_live(h);
-        let e = self.entries.get_mut(&h).unwrap();
-        if live {
-            let want = with_value.then_some(e.id);
-            assert_eq!(got, Ok(want), "retain {h:?}");
-            e.refs += 1;
-        } else {
-            assert_eq!(got, Err(Error::Stale), "retain {h:?}");
-        }
-    }
-
-    fn release(&mut self, h: Handle) {
-        let got = self.table.release(h);
-        let e = self.entries.get_mut(&h).unwrap();
-        match e.state {
-            State::Live | State::Revoked => {
-                e.refs -= 1;
-                let last = e.refs == 0;
-                if last {
-                    e.state = State::Ended;
-                }
-                assert_eq!(got, Ok(last), "release {h:?}");
-            }
-            State::Ended | State::Taken => assert_eq!(got, Err(Error::Stale), "release {h:?}"),
-        }
-    }
-
-    fn remove(&mut self, h: Handle) {
-        let got = self.table.revoke(h);
-        let e = self.entries.get_mut(&h).unwrap();
-        if e.state == State::Live {
-            assert_eq!(got, Ok(()), "remove {h:?}");
-            e.refs -= 1;
-            e.state = if e.refs == 0 {
-                State::Ended
-            } else {
-                State::Revoked
-            };
-        } else {
-            assert_eq!(got, Err(Error::Stale), "remove {h:?}");
-        }
     }
 
     /// Removes up to `n` live entries, in issue order from a moving cursor.
     fn remove_many(&mut self, n: usize) {
-        let mut done = 0;
-        let mut looked = 0;
-        while done < n && looked < self.issued.len() {
-            let h = self.issued[self.cursor % self.issued.len()];
-            self.cursor += 1;
-            looked += 1;
-            if self.is_live(h) {
-                self.remove(h);
-                done += 1;
-            }
+        for h in self.m.model.sweep(n) {
+            self.m.revoke(h);
         }
     }
 
-    fn take(&mut self, h: Handle) {
-        let got = self.table.take(h);
-        let busy = self.entries[&h].refs != 1 || self.guarded(h);
-        let live = self.is_live(h);
-        match got {
-            Ok(value) => {
-                assert!(live && !busy, "take succeeded on {h:?}");
-                let e = self.entries.get_mut(&h).unwrap();
-                assert_eq!(value.check(h), e.id);
-                e.state = State::Taken;
-                e.refs = 0;
-                drop(value);
-                assert_eq!(self.log.of(e.id), 1);
-            }
-            Err(err) if live => {
-                assert!(busy, "take failed on free {h:?}: {err:?}");
-                assert_eq!(err, Error::Busy, "take {h:?}");
-            }
-            Err(err) => assert_eq!(err, Error::Stale, "take {h:?}"),
-        }
-    }
-
-    fn live(&self) -> HashSet<Handle> {
-        self.entries
-            .iter()
-            .filter(|(_, e)| e.state == State::Live)
-            .map(|(&h, _)| h)
-            .collect()
-    }
-
-    /// Drop counts allowed now. `exact`: right after a flush, so every ended value that no
-    /// guard borrows has been dropped.
-    fn check_drops(&self, exact: bool) {
-        for (h, e) in &self.entries {
-            let got = self.log.of(e.id);
-            let ok = match e.state {
-                State::Live | State::Revoked => got == 0,
-                State::Ended if self.guarded(*h) => got == 0,
-                State::Ended if exact => got == 1,
-                State::Ended => got <= 1,
-                State::Taken => got == 1,
-            };
-            assert!(ok, "{got} drops of {h:?} ({e:?}, exact {exact})");
-        }
-    }
-
-    fn flush(&mut self) {
-        let waiting = self.table.flush();
-        let borrowed: HashSet<Handle> = self
-            .guards
-            .iter()
-            .map(|(h, _)| *h)
-            .filter(|h| self.entries[h].state == State::Ended)
-            .collect();
-        assert_eq!(waiting, borrowed.len(), "flush");
-        assert_eq!(self.table.stats().pending_drops, waiting);
-        self.check_drops(true);
-    }
-
+    /// The live count, the memory bound (never more slots in use than entries ever issued),
+    /// and the drop counts allowed between flushes.
     fn len(&self) {
-        let live = self.live().len();
-        assert_eq!(self.table.len(), live);
-        assert_eq!(self.table.is_empty(), live == 0);
-        let stats = self.table.stats();
-        assert_eq!(stats.live, live);
-        // Memory bound: never more slots in use than entries ever issued.
-        assert!(stats.slots >= live);
-        self.check_drops(false);
+        self.m.live_count();
+        assert!(self.m.table.stats().slots >= self.m.model.live_count());
+        self.m.check_drops(false);
     }
 
     /// Every operation with a value the table never issued must fail with `want`.
     fn unknown(&self, h: Handle, want: Error) {
-        assert_eq!(self.table.with(h, |v| v.id), Err(want), "with {h:?}");
-        assert_eq!(self.table.get(h).map(drop), Err(want), "get {h:?}");
-        assert_eq!(self.table.retain(h), Err(want), "retain {h:?}");
+        self.m.unknown(h, want);
         assert_eq!(
-            self.table.retain_with(h, |v| v.id),
+            self.m.table.retain_with(h, |v| v.id),
             Err(want),
             "retain_with {h:?}"
         );
-        assert_eq!(self.table.release(h), Err(want), "release {h:?}");
-        assert_eq!(self.table.revoke(h), Err(want), "remove {h:?}");
-        assert_eq!(self.table.take(h).err(), Some(want), "take {h:?}");
-        assert!(!self.table.contains(h), "contains {h:?}");
     }
 
     /// A raw value used as a handle of the main table.
@@ -376,29 +149,26 @@ impl<'t> Model<'t> {
             assert_eq!(Handle::try_from(raw), Err(Error::Null));
             return;
         };
-        if self.entries.contains_key(&h) {
+        if self.m.model.knows(h) {
             // A real handle after all: it must behave as that handle.
             return match how % 5 {
-                0 => self.with(h),
-                1 => self.retain(h, how & 8 != 0),
-                2 => self.release(h),
-                3 => self.take(h),
-                _ => self.remove(h),
+                0 => self.m.with(h),
+                1 => self.m.retain(h, how & 8 != 0),
+                2 => self.m.release(h),
+                3 => self.m.take(h),
+                _ => self.m.revoke(h),
             };
         }
-        let want = match self.tag {
-            Some(tag) if layout::fields(raw).1 == tag => Error::Invalid,
-            _ => Error::WrongTable,
-        };
+        let want = self.m.never_issued(raw);
         self.unknown(h, want);
     }
 
     fn boundary(&mut self, k: u8) {
-        const G: u64 = (1 << layout::GEN_BITS) - 1;
-        const T: u64 = (1 << layout::TAG_BITS) - 1;
-        const S: u64 = (1 << layout::SHARD_BITS) - 1;
-        const I: u64 = (1 << layout::INDEX_BITS) - 1;
-        let tag = self.tag.unwrap_or(1);
+        const G: u64 = layout::GEN_MASK;
+        const T: u64 = layout::TAG_MASK;
+        const S: u64 = layout::SHARD_MASK;
+        const I: u64 = layout::INDEX_MASK;
+        let tag = self.m.tag().unwrap_or(1);
         let fixed = [0, 1, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1];
         let k = k as usize;
         let raw = if k < fixed.len() {
@@ -450,49 +220,44 @@ impl<'t> Model<'t> {
             }
             2 => {
                 if let Some(h) = self.pick(b.u16()) {
-                    self.with(h)
+                    self.m.with(h)
                 }
             }
             3 => {
                 if let Some(h) = self.pick(b.u16()) {
-                    self.get(h)
+                    self.m.get(h)
                 }
             }
-            4 => self.drop_guard(b.u16()),
+            4 => self.m.drop_guard(b.u16() as usize),
             5 | 6 => {
                 if let Some(h) = self.pick(b.u16()) {
-                    self.retain(h, op % 22 == 6)
+                    self.m.retain(h, op % 22 == 6)
                 }
             }
             7 => {
                 if let Some(h) = self.pick(b.u16()) {
-                    self.release(h)
+                    self.m.release(h)
                 }
             }
             8 => {
                 if let Some(h) = self.pick(b.u16()) {
-                    self.remove(h)
+                    self.m.revoke(h)
                 }
             }
             9 => self.remove_many(b.u8() as usize + 1),
             10 => {
                 if let Some(h) = self.pick(b.u16()) {
-                    self.take(h)
+                    self.m.take(h)
                 }
             }
             11 => {
                 if let Some(h) = self.pick(b.u16()) {
-                    assert_eq!(self.table.contains(h), self.is_live(h));
+                    self.m.contains(h);
                 }
             }
             12 => self.len(),
-            13 => {
-                let got = self.table.handles();
-                let set: HashSet<Handle> = got.iter().copied().collect();
-                assert_eq!(set.len(), got.len(), "duplicates in handles()");
-                assert_eq!(set, self.live());
-            }
-            14 => self.flush(),
+            13 => self.m.handles(),
+            14 => self.m.flush(),
             15 => {
                 let raw = b.u64();
                 self.raw(raw, raw as u8)
@@ -500,7 +265,7 @@ impl<'t> Model<'t> {
             16 => {
                 let raw = b.u64();
                 let (g, _, s, i) = layout::fields(raw);
-                let tag = self.tag.unwrap_or(1);
+                let tag = self.m.tag().unwrap_or(1);
                 // Mostly small generations and indices, which land on real slots.
                 let (g, i) = if op & 0x80 == 0 {
                     (g & 7, i & 0x3ff)
@@ -531,11 +296,7 @@ impl<'t> Model<'t> {
 
     /// Drops every guard, flushes, and checks that exactly the ended values were dropped.
     fn finish(&mut self) {
-        while !self.guards.is_empty() {
-            self.drop_guard(0);
-        }
-        self.flush();
-        assert_eq!(self.table.flush(), 0);
+        self.m.finish();
         self.len();
     }
 }
@@ -552,15 +313,10 @@ fuzz_target!(|data: &[u8]| {
     let other = HandleTable::new();
     {
         let mut model = Model {
-            table: &table,
+            m: TableModel::new(&table, &*log),
             other: &other,
             log: &log,
-            tag: None,
-            issued: Vec::new(),
-            entries: HashMap::new(),
             other_issued: Vec::new(),
-            guards: Vec::new(),
-            cursor: 0,
         };
         let mut steps = 0;
         while !bytes.0.is_empty() && steps < 4096 {

@@ -7,7 +7,6 @@ use crate::global::{self, fork, hooks};
 use crate::registry;
 use crate::{Guard, Handle, HandleTable};
 use std::cell::RefCell;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
@@ -19,64 +18,11 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Writes to stderr with a raw `write(2)`: no locks, usable in a child.
-fn raw_eprint(msg: &str) {
-    // SAFETY: writes a valid buffer of the given length to fd 2.
-    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-}
-
-/// Runs `child` in a forked child that exits 0 if it returned, 1 if it panicked; an alarm
-/// kills it if it hangs. In the parent, returns what became of the child.
-fn fork_run(child: impl FnOnce()) -> Result<(), String> {
-    // SAFETY: fork has no preconditions; the child only runs `child` and `_exit`s.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        run_child(child);
-    }
-    wait_child(pid)
-}
-
-/// The child's side of [`fork_run`]: never returns.
-fn run_child(child: impl FnOnce()) -> ! {
-    // SAFETY: alarm has no preconditions.
-    unsafe { libc::alarm(10) };
-    let code = match catch_unwind(AssertUnwindSafe(child)) {
-        Ok(()) => 0,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("?");
-            raw_eprint(&format!("fork child failed: {msg}\n"));
-            1
-        }
-    };
-    // SAFETY: ends the child at once, without running the parent's exit handlers.
-    unsafe { libc::_exit(code) }
-}
-
-/// The parent's side of [`fork_run`].
-fn wait_child(pid: libc::pid_t) -> Result<(), String> {
-    let mut status = 0;
-    // SAFETY: waits for our own child; `status` is a valid out-pointer.
-    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(r, pid, "waitpid failed");
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        Ok(())
-    } else if libc::WIFEXITED(status) {
-        Err(format!(
-            "child exited with status {}",
-            libc::WEXITSTATUS(status)
-        ))
-    } else {
-        Err(format!(
-            "child killed by signal {} (hung?)",
-            libc::WTERMSIG(status)
-        ))
-    }
-}
+/// The fork-child helpers the integration tests use too (one file, included by path).
+#[path = "../../test-support/src/fork.rs"]
+#[allow(dead_code)]
+mod child_process;
+use child_process::{fork_run, run_child, wait_child};
 
 /// A value that counts its drops.
 struct Probe {

@@ -1,7 +1,9 @@
-//! Cross-crate tests of `handles`; the tests live in `tests/tests/`. This library holds what the
-//! tests share: bindings to the example C thread pool (`examples/c/pool.c`, compiled by
-//! `build.rs`) and to SQLite (bundled by `libsqlite3-sys`), and the C half of the soak test
-//! (`c/soak.c`), which calls the C API: naming `hdl` here links it after that C code.
+//! Cross-crate tests of `handles`; the tests live in `tests/tests/` (most of them in the one
+//! binary `tests/tests/it/`). This library holds what the tests share on the C side: bindings to
+//! the example C thread pool (`examples/c/pool.c`, compiled by `build.rs`) and to SQLite
+//! (bundled by `libsqlite3-sys`), and the C half of the soak test (`c/soak.c`), which calls the
+//! C API: naming `hdl` here links it after that C code. The Rust helpers they share with the
+//! fuzz targets are in `test-support/`.
 
 use hdl as _;
 

@@ -1,4 +1,6 @@
-//! Forged handles through the C API: the sweep of `forged.rs`, at a configurable
+//! Own test binary: it checks exact live counts of the process-wide C registry.
+//!
+//! Forged handles through the C API: the sweep of `it/forged.rs`, at a configurable
 //! scale, through `hdl_lookup` with a type tag (and, for a sample, every other `hdl_*` function)
 //! on a populated process-wide registry: C objects with two type tags, Rust objects, entries
 //! revoked, released, taken, and revoked with a reference outstanding.
@@ -11,15 +13,13 @@
 //!
 //! This binary has one test: the registry is process-wide.
 
-mod common;
-
-use common::{XorShift, layout};
 use core::ffi::c_void;
 use handles::HandleTable;
 use hdl::HdlStatus as S;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use test_support::{XorShift, layout};
 
 const TAG_A: u32 = 11;
 const TAG_B: u32 = 12;

@@ -1,3 +1,5 @@
+//! Own test binary: the child counts thread records, so no other test's threads may come or go.
+//!
 //! `fork()` (the promise under test: after `fork()`, the child can keep using every table): the
 //! parent forks while other threads are in the middle of lookups, inserts, removes, takes and
 //! reclamation passes; the child, where those threads no longer exist, inserts, looks up,
@@ -9,66 +11,15 @@
 //! through `std`, or returns into the test harness.
 #![cfg(unix)]
 
-mod common;
-
-use common::{Drops, Item, XorShift};
 use handles::{Error, Handle, HandleTable};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use test_support::fork::fork_run;
+use test_support::{Drops, Item, XorShift};
 
 /// Fork tests run one at a time, so no test's threads are starting up or exiting while
 /// another forks (the child checks the exact number of active thread records).
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Writes to stderr with a raw `write(2)`: no locks, usable in the child.
-fn raw_eprint(msg: &str) {
-    // SAFETY: writes a valid buffer of the given length to fd 2.
-    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-}
-
-/// Forks; the child runs `child` and exits with status 0 if it returned, 1 if it panicked.
-/// A watchdog alarm kills a child that hangs. Returns the child's status for the parent.
-fn fork_run(child: impl FnOnce()) -> Result<(), String> {
-    // SAFETY: fork has no preconditions; the child below only runs `child` and `_exit`s.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        // SAFETY: alarm and _exit are async-signal-safe and have no preconditions.
-        unsafe { libc::alarm(30) };
-        let code = match catch_unwind(AssertUnwindSafe(child)) {
-            Ok(()) => 0,
-            Err(payload) => {
-                let msg = payload
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| payload.downcast_ref::<&str>().copied())
-                    .unwrap_or("?");
-                raw_eprint(&format!("fork child failed: {msg}\n"));
-                1
-            }
-        };
-        // SAFETY: ends the child at once, without running the parent's exit handlers.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: waits for our own child; `status` is a valid out-pointer.
-    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(r, pid, "waitpid failed");
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        Ok(())
-    } else if libc::WIFEXITED(status) {
-        Err(format!(
-            "child exited with status {}",
-            libc::WEXITSTATUS(status)
-        ))
-    } else {
-        Err(format!(
-            "child killed by signal {} (hung?)",
-            libc::WTERMSIG(status)
-        ))
-    }
-}
 
 /// What every child does with a table: its own entries, looked up, removed, flushed, and the
 /// parent's stable entries still readable.

@@ -1,14 +1,18 @@
+//! Own test binary: it expects generations from 0, i.e. tags that no earlier table has held.
+//!
 //! Slot retirement when a generation would wrap (the promise under test: a handle value is
 //! never handed out twice by the same table), driven with small maximum generations through
 //! `HandleTable::with_max_generation`: handles never repeat over many insert/remove cycles,
 //! `stats().exhausted_slots` grows, and old handles stay stale forever.
+//!
+//! A table's first generation is its tag's floor, which is 0 only for a tag that no earlier
+//! table of the process held. These tests check generations from 0, so they run where no other
+//! test creates tables (the shared test binary creates thousands, and tags come round).
 
-mod common;
-
-use common::{Drops, layout};
 use handles::{Error, Handle, HandleTable};
 use std::collections::HashSet;
 use std::sync::Mutex;
+use test_support::{Drops, layout};
 
 /// Asserts that every operation on `h` fails with `Stale`.
 fn assert_stale<T: Send + Sync>(table: &HandleTable<T>, h: Handle) {

@@ -1,13 +1,16 @@
+//! Own test binary: other tests' threads would hold thread records, and could share home shards.
+//!
 //! Home shards: each thread inserts into its own shard. In its own test binary, so that no
 //! other test's threads hold thread records (with more than 64 records, two live threads can
 //! share a home shard by design).
 
 use handles::{Handle, HandleTable};
 use std::sync::Barrier;
+use test_support::layout;
 
-/// The shard a handle lives in (bits 22..28 of the documented layout).
+/// The shard a handle lives in.
 fn shard_of(h: Handle) -> u64 {
-    (h.into_raw() >> 22) & 63
+    layout::shard(h.into_raw())
 }
 
 /// A thread whose home shard has no page yet gives it its first page rather than stealing

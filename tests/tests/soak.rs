@@ -1,3 +1,5 @@
+//! Own test binary: it bounds the process's thread records and expects an empty C registry.
+//!
 //! Soak test: for `HANDLES_SOAK_SECS` seconds (default 20 in release builds, 3 in
 //! debug builds), Rust threads and C threads (pthreads created by C code, `tests/c/soak.c`)
 //! mix every operation while threads churn: two supervisors, one Rust and one C, keep
@@ -25,6 +27,7 @@ use hdl::HdlStatus as S;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use test_support::XorShift;
 
 unsafe extern "C" {
     fn soak_c_start();
@@ -141,15 +144,6 @@ struct Shared {
     rust_threads: AtomicU64,
 }
 
-fn rng(state: &mut u64) -> u64 {
-    let mut x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-}
-
 impl Shared {
     /// Ends a table entry whose owner reference we hold.
     fn end_owned(&self, raw: u64, how: u64) {
@@ -183,12 +177,12 @@ impl Shared {
 
     /// One short-lived Rust worker.
     fn worker(&self, seed: u64) {
-        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut rng = XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let mut guards: Vec<(u64, Guard<'_, Obj>)> = Vec::new();
         let mut held: Vec<u64> = Vec::new();
         let mut c_held: Vec<u64> = Vec::new();
         for _ in 0..OPS_PER_WORKER {
-            let r = rng(&mut state);
+            let r = rng.next_u64();
             let slot = (r % SLOTS as u64) as usize;
             let raw = self.slots[slot].load(Ordering::SeqCst);
             let h = Handle::from_raw(raw);

@@ -1,6 +1,8 @@
-//! Failed-lookup counters (`thread_stats().failures`). They are process-wide, so this file
-//! holds a single test: no other test of this binary fails lookups concurrently, and the
-//! deltas below are exact.
+//! Own test binary: failure counters are process-wide; no other test may fail lookups meanwhile.
+//!
+//! Failed-lookup counters (`thread_stats().failures`). They are process-wide, so this binary
+//! holds a single test: no other test fails lookups concurrently, and the deltas below are
+//! exact.
 
 use handles::{Failures, Handle, HandleTable, thread_stats};
 

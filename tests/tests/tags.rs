@@ -1,13 +1,15 @@
-//! Table tags over the life of the process: handles stay unique across tables, live tables
-//! never share a tag, and Rust tables' handles never reach the C registry's objects.
+//! Own test binary: it holds every table tag of the process (other tables would get `Full`).
 //!
-//! Its own binary, with one test: it holds every tag of the process at once, which would make
-//! tables created by concurrent tests in a shared binary fail with `Full`.
+//! Table tags over the life of the process: handles stay unique across tables, live tables
+//! never share a tag, and Rust tables' handles never reach the C registry's objects. One test:
+//! at its peak it holds every tag of the process at once, which would make tables created by
+//! concurrent tests fail with `Full`.
 
 use core::ffi::c_void;
 use handles::{Error, Handle, HandleTable};
 use hdl::HdlStatus as S;
 use std::collections::HashSet;
+use test_support::layout;
 
 #[test]
 fn tags_over_the_life_of_the_process() {
@@ -45,7 +47,7 @@ fn dropped_tables_never_reach_later_tables() {
             }
             mine.push(table.insert(i));
         }
-        tags.insert(mine[0].into_raw() >> 28 & 0x3ff);
+        tags.insert(layout::tag(mine[0].into_raw()));
         for &h in &mine {
             assert!(issued.insert(h.into_raw()), "handle {h:?} issued twice");
         }
@@ -108,10 +110,10 @@ fn live_tables_never_share_a_tag_and_never_reach_c_objects() {
     );
     let tags: HashSet<u64> = got
         .iter()
-        .map(|&i| handles[i].as_ref().unwrap()[0].into_raw() >> 28 & 0x3ff)
+        .map(|&i| layout::tag(handles[i].as_ref().unwrap()[0].into_raw()))
         .collect();
     assert_eq!(tags.len(), got.len(), "two live tables share a tag");
-    let c_tag = c_handles[0] >> 28 & 0x3ff;
+    let c_tag = layout::tag(c_handles[0]);
     assert!(
         !tags.contains(&c_tag),
         "a Rust table has the registry's tag"

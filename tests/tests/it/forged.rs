@@ -7,14 +7,12 @@
 //! issued `Invalid`, 0 `Null`.
 //!
 //! `sweep_at_scale` repeats all of these classes on every core for `HANDLES_FORGED_COUNT`
-//! values (default 8 million; the reliability note's run is 10^9: `scripts/long-checks.sh`).
+//! values (default 8 million; `scripts/long-checks.sh` runs 10^9).
 
-mod common;
-
-use common::{Drops, Item, XorShift, layout};
 use handles::{Error, Handle, HandleTable};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use test_support::{Drops, Item, XorShift, layout};
 
 /// A populated table and everything known about the handles it issued.
 struct Populated {
@@ -306,8 +304,8 @@ fn boundary_values() {
     p.drops.assert_exactly(0..p.drops.len());
 }
 
-/// Forged values to throw in [`sweep_at_scale`]: `HANDLES_FORGED_COUNT` (the full sweep for the
-/// reliability note is `HANDLES_FORGED_COUNT=1000000000`, see `scripts/long-checks.sh`), or by
+/// Forged values to throw in [`sweep_at_scale`]: `HANDLES_FORGED_COUNT` (the full sweep,
+/// `HANDLES_FORGED_COUNT=1000000000`, is in `scripts/long-checks.sh`), or by
 /// default a CI slice of 8 million (about 1 s in release; 1 million in debug builds).
 fn forged_count() -> u64 {
     match std::env::var("HANDLES_FORGED_COUNT") {

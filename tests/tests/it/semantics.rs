@@ -4,12 +4,10 @@
 //! dropped exactly once; plus the reference-count lifecycle (retain / release / revoke / take)
 //! and the error classification (null, invalid, stale, wrong table, busy, full).
 
-mod common;
-
-use common::{Drops, layout};
 use handles::{Error, Handle, HandleTable};
 use std::collections::HashSet;
 use std::sync::{Arc, mpsc};
+use test_support::{Drops, layout};
 
 /// Every fallible operation on `h`, as results without values, for "all operations agree".
 fn all_ops<T: Send + Sync>(table: &HandleTable<T>, h: Handle) -> [Result<(), Error>; 5] {
@@ -390,7 +388,7 @@ fn display_is_hex() {
 
 #[test]
 fn layout_is_as_documented() {
-    // The forging tests rely on this layout; if it changes, update `common::layout`.
+    // The forging tests rely on this layout; if it changes, update `test_support::layout`.
     let table = HandleTable::new();
     let a = table.insert(0u8);
     let b = table.insert(1u8);
@@ -595,7 +593,7 @@ fn retain_with_takes_a_reference_and_reads_under_it() {
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
     let ptr = table
-        .retain_with(h, |v| v as *const common::Tracked)
+        .retain_with(h, |v| v as *const test_support::Tracked)
         .unwrap();
     table.revoke(h).unwrap();
     assert_eq!(table.with(h, |_| ()), Err(Error::Stale));

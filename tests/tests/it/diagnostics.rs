@@ -144,7 +144,7 @@ fn stats_per_table_and_per_shard() {
 }
 
 fn shard_of(h: Handle) -> usize {
-    ((h.into_raw() >> 22) & 63) as usize
+    test_support::layout::shard(h.into_raw()) as usize
 }
 
 #[test]
@@ -200,13 +200,11 @@ fn report_at_exit_child() {
 }
 
 fn run_child(report: &str) -> (String, String) {
+    // The test's name in the harness: its path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let child = format!("{module}::report_at_exit_child");
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "report_at_exit_child",
-            "--nocapture",
-        ])
+        .args(["--ignored", "--exact", &child, "--nocapture"])
         .env("HANDLES_LEAK_REPORT", report)
         .output()
         .unwrap();

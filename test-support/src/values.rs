@@ -1,6 +1,9 @@
-//! Helpers shared by the integration tests: drop-counted values and the handle layout.
-#![allow(dead_code)]
+//! Drop-counted values: [`Drops`] counts, per id, how often each value was dropped;
+//! [`Tracked`] is such a value, with a canary that catches a read after its drop; [`Item`]
+//! also records the handle it was inserted under, so a lookup can check it reached its own
+//! entry.
 
+use handles::{Handle, HandleTable};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -37,6 +40,11 @@ impl Drops {
     /// Number of ids.
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// Whether there are no ids.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// Asserts that every id in `ids` was dropped exactly once and every other id never.
@@ -90,64 +98,6 @@ impl Drop for Tracked {
     }
 }
 
-/// The documented handle layout (handles/src/handle.rs, ARCHITECTURE.md):
-/// `generation:26 | tag:10 | shard:6 | index:22`, most significant first. Tests that forge
-/// handles field by field use it; `semantics::layout_is_as_documented` checks it.
-pub mod layout {
-    /// Width of the slot index field.
-    pub const INDEX_BITS: u32 = 22;
-    /// Width of the shard field.
-    pub const SHARD_BITS: u32 = 6;
-    /// Width of the table tag field.
-    pub const TAG_BITS: u32 = 10;
-    /// Width of the generation field.
-    pub const GEN_BITS: u32 = 26;
-    /// Position of the shard field.
-    pub const SHARD_SHIFT: u32 = INDEX_BITS;
-    /// Position of the tag field.
-    pub const TAG_SHIFT: u32 = SHARD_SHIFT + SHARD_BITS;
-    /// Position of the generation field.
-    pub const GEN_SHIFT: u32 = TAG_SHIFT + TAG_BITS;
-
-    /// Splits a raw handle into (generation, tag, shard, index).
-    pub fn fields(raw: u64) -> (u64, u64, u64, u64) {
-        (
-            raw >> GEN_SHIFT,
-            (raw >> TAG_SHIFT) & ((1 << TAG_BITS) - 1),
-            (raw >> SHARD_SHIFT) & ((1 << SHARD_BITS) - 1),
-            raw & ((1 << INDEX_BITS) - 1),
-        )
-    }
-
-    /// Builds a raw handle from (generation, tag, shard, index); fields are masked.
-    pub fn join(generation: u64, tag: u64, shard: u64, index: u64) -> u64 {
-        (generation << GEN_SHIFT)
-            | ((tag & ((1 << TAG_BITS) - 1)) << TAG_SHIFT)
-            | ((shard & ((1 << SHARD_BITS) - 1)) << SHARD_SHIFT)
-            | (index & ((1 << INDEX_BITS) - 1))
-    }
-}
-
-/// A small deterministic xorshift64* generator (no dependency, reproducible sweeps).
-pub struct XorShift(pub u64);
-
-impl XorShift {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
-
 /// A drop-counted value that records the handle it was inserted under, so a lookup can check
 /// that it reached the entry it named.
 pub struct Item {
@@ -158,7 +108,7 @@ pub struct Item {
 
 impl Item {
     /// Inserts a new item with id `id` into `table` and records its handle in it.
-    pub fn insert(table: &handles::HandleTable<Item>, drops: &Drops, id: usize) -> handles::Handle {
+    pub fn insert(table: &HandleTable<Item>, drops: &Drops, id: usize) -> Handle {
         let h = table.insert(Item {
             tracked: drops.value(id),
             handle: AtomicU64::new(0),
@@ -171,7 +121,7 @@ impl Item {
 
     /// Asserts the item is alive and belongs to `h` (or is too new to know its handle yet),
     /// then returns its id.
-    pub fn check(&self, h: handles::Handle) -> usize {
+    pub fn check(&self, h: Handle) -> usize {
         let id = self.tracked.check();
         let own = self.handle.load(Ordering::SeqCst);
         assert!(

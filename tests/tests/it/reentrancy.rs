@@ -5,12 +5,10 @@
 //! or the table's own drop) leave the table consistent and usable, with every value still
 //! dropped exactly once.
 
-mod common;
-
-use common::{Drops, Tracked};
 use handles::{Error, Handle, HandleTable};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use test_support::{Drops, Tracked};
 
 /// Hazard cells held inline in a thread's record; guards beyond them use overflow cells.
 const HAZARDS: usize = 4;

@@ -1,0 +1,27 @@
+//! What the tests (`tests/`) and the fuzz targets (`fuzz/`) of `handles` share, written once:
+//!
+//! * [`layout`]: the documented bit layout of a handle, to decode handles and forge them field
+//!   by field;
+//! * [`Drops`], [`Tracked`] and [`Item`]: values that count their drops and catch a read after
+//!   their drop (and, for [`Item`], a lookup that reached another entry);
+//! * [`XorShift`]: a small deterministic random number generator;
+//! * [`Bytes`]: the reader the fuzz targets decode their input with;
+//! * [`model`]: the reference model of an entry's life (references, revoke, release, take) that
+//!   the model-based test and both fuzz targets check against, and [`TableModel`], which checks
+//!   a `HandleTable` against it operation by operation;
+//! * [`fork`] (Unix): running test code in a forked child under a watchdog alarm.
+#![deny(missing_docs)]
+
+mod bytes;
+#[cfg(unix)]
+pub mod fork;
+pub mod layout;
+pub mod model;
+mod rng;
+mod table_model;
+mod values;
+
+pub use bytes::Bytes;
+pub use rng::XorShift;
+pub use table_model::{Checked, DropCounts, TableModel};
+pub use values::{Drops, Item, Tracked};
