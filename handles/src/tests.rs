@@ -657,7 +657,8 @@ fn background_policy_drops_off_the_caller_without_further_calls() {
 
 #[test]
 fn explicit_policy_drops_only_in_flush() {
-    let table: &'static HandleTable<Tracked> = Box::leak(Box::new(HandleTable::new()));
+    static TABLE: HandleTable<Tracked> = HandleTable::new();
+    let table = &TABLE;
     table.set_reclaim_policy(crate::ReclaimPolicy::Explicit);
     let _witness = witness();
     let drops = counter();

@@ -25,3 +25,28 @@ pub use bytes::Bytes;
 pub use rng::XorShift;
 pub use table_model::{Checked, DropCounts, TableModel};
 pub use values::{Drops, Item, Tracked};
+
+/// Makes sure the process is never *alone* again (from the first call on, a parked thread
+/// keeps a registry record): with another registered thread, a value whose entry ends cannot
+/// be dropped inside the ending call, so it waits for a reclamation pass. Tests of passes,
+/// batches and `flush` call this first, so that they do not depend on whether other tests
+/// happen to run at the same time.
+pub fn not_alone() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let (ready, registered) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("not-alone".into())
+            .spawn(move || {
+                // Ending an entry claims this thread's record for good.
+                let table = handles::HandleTable::new();
+                table.revoke(table.insert(0u8)).unwrap();
+                ready.send(()).unwrap();
+                loop {
+                    std::thread::park();
+                }
+            })
+            .expect("spawn the not-alone thread");
+        registered.recv().unwrap();
+    });
+}

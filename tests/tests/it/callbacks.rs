@@ -24,6 +24,7 @@ fn counter() -> (Arc<AtomicUsize>, DropCounter) {
 /// Every arity, user_data first and last, calls its closure with the arguments in order.
 #[test]
 fn trampolines_pass_arguments_in_order() {
+    test_support::not_alone();
     let cb0 = Callback::new(|| 7u64);
     let f0: extern "C" fn(*mut c_void) -> u64 = cb0.trampoline0();
     assert_eq!(f0(cb0.user_data()), 7);
@@ -58,6 +59,7 @@ fn trampolines_pass_arguments_in_order() {
 /// The `qsort_r` shape (GNU: user_data last), driven by a C library function.
 #[test]
 fn glibc_qsort_r_calls_a_registered_comparator() {
+    test_support::not_alone();
     unsafe extern "C" {
         fn qsort_r(
             base: *mut c_void,
@@ -94,6 +96,7 @@ fn glibc_qsort_r_calls_a_registered_comparator() {
 /// Late, forged, foreign and wrong-type user_data get the fallback and a reason, never UB.
 #[test]
 fn bad_user_data_returns_the_fallback_and_records_why() {
+    test_support::not_alone();
     let cb = Callback::new(|x: i32| x + 1);
     let f = cb.trampoline1();
     let user_data = cb.user_data();
@@ -143,6 +146,7 @@ fn bad_user_data_returns_the_fallback_and_records_why() {
 /// A panicking closure returns the fallback through the trampoline and stays registered.
 #[test]
 fn panics_are_caught_at_the_trampoline() {
+    test_support::not_alone();
     let cb = Callback::new(|x: i32| -> Option<i32> {
         if x < 0 {
             panic!("negative");
@@ -166,6 +170,7 @@ fn panics_are_caught_at_the_trampoline() {
 /// itself, finishing the call in progress.
 #[test]
 fn callbacks_unregister_themselves() {
+    test_support::not_alone();
     let (drops, token) = counter();
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
@@ -207,6 +212,7 @@ fn callbacks_unregister_themselves() {
 /// the last.
 #[test]
 fn destroy_notify_drops_the_closure_exactly_once() {
+    test_support::not_alone();
     // Rust keeps the registration, C gets a reference.
     let (drops, token) = counter();
     let cb = Callback::new(move |x: i32| {
@@ -250,6 +256,7 @@ fn destroy_notify_drops_the_closure_exactly_once() {
 /// closure or returns the fallback with `Stale`; the closure drops once, after the last call.
 #[test]
 fn revoke_races_calls_from_many_threads() {
+    test_support::not_alone();
     for _round in 0..20 {
         let (drops, token) = counter();
         let calls = Arc::new(AtomicUsize::new(0));
@@ -303,6 +310,7 @@ fn revoke_races_calls_from_many_threads() {
 /// `invoke` serves shapes the trampolines do not cover, with the same checks.
 #[test]
 fn invoke_checks_type_and_catches_panics() {
+    test_support::not_alone();
     fn len_of<F: Fn(&str) -> usize + 'static>(
         cb: &Callback<F>,
         s: &str,

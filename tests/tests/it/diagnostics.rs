@@ -9,6 +9,7 @@ use std::process::Command;
 
 #[test]
 fn diagnose_says_released_revoked_or_taken() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let released = table.insert(String::from("a"));
     let revoked = table.insert(String::from("b"));
@@ -71,6 +72,7 @@ fn diagnose_says_released_revoked_or_taken() {
 
 #[test]
 fn diagnose_other_kinds_of_handle() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let other = HandleTable::new();
     let h = table.insert(1u8);
@@ -91,6 +93,7 @@ fn diagnose_other_kinds_of_handle() {
 
 #[test]
 fn stats_per_table_and_per_shard() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let empty = table.stats();
     assert_eq!((empty.live, empty.pages, empty.slots), (0, 0, 0));
@@ -149,6 +152,7 @@ fn shard_of(h: Handle) -> usize {
 
 #[test]
 fn leak_report_lists_live_and_revoked_entries() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let live = table.insert(vec![1u32]);
     let revoked = table.insert(vec![2u32]);
@@ -193,6 +197,7 @@ fn leak_report_lists_live_and_revoked_entries() {
 #[test]
 #[ignore = "run by report_at_exit in a child process"]
 fn report_at_exit_child() {
+    test_support::not_alone();
     static TABLE: HandleTable<String> = HandleTable::new();
     TABLE.report_leaks_at_exit();
     let h = TABLE.insert(String::from("leaked"));
@@ -217,6 +222,7 @@ fn run_child(report: &str) -> (String, String) {
 
 #[test]
 fn report_at_exit() {
+    test_support::not_alone();
     let (stdout, stderr) = run_child("1");
     let handle = stdout
         .split("leaked handle ")
@@ -255,6 +261,7 @@ mod backtraces {
 
     #[test]
     fn diagnosis_says_where() {
+        test_support::not_alone();
         let table = HandleTable::new();
         let h = make_it(&table);
         let d = table.diagnose(h);

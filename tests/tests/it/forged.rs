@@ -161,6 +161,7 @@ impl Tally {
 
 #[test]
 fn random_values() {
+    test_support::not_alone();
     let p = populate(8, 1000);
     let mut rng = XorShift(0x0123_4567_89ab_cdef);
     let mut tally = Tally::default();
@@ -189,6 +190,7 @@ fn random_values() {
 
 #[test]
 fn bit_flips_of_valid_handles() {
+    test_support::not_alone();
     let p = populate(8, 500);
     let mut tally = Tally::default();
     let all: Vec<u64> = p.issued.iter().copied().collect();
@@ -210,6 +212,7 @@ fn bit_flips_of_valid_handles() {
 
 #[test]
 fn stale_and_future_generations() {
+    test_support::not_alone();
     let p = populate(4, 1500);
     let mut tally = Tally::default();
     let all: Vec<u64> = p.issued.iter().copied().collect();
@@ -237,6 +240,7 @@ fn stale_and_future_generations() {
 
 #[test]
 fn handles_of_other_tables() {
+    test_support::not_alone();
     let p = populate(8, 500);
     // Another table filled the same way: same threads' shards, same indices, same
     // generations; only the tag differs.
@@ -262,6 +266,7 @@ fn handles_of_other_tables() {
 
 #[test]
 fn boundary_values() {
+    test_support::not_alone();
     let p = populate(2, 300);
     let gen_max = (1u64 << layout::GEN_BITS) - 1;
     let tag_max = (1u64 << layout::TAG_BITS) - 1;
@@ -364,6 +369,7 @@ fn boundary_set(tags: &[u64]) -> Vec<u64> {
 /// remove, take and release, which must fail the same way and change nothing.
 #[test]
 fn sweep_at_scale() {
+    test_support::not_alone();
     let count = forged_count();
     let p = populate(8, 2000);
     let q = populate(4, 1000);

@@ -230,6 +230,7 @@ proptest! {
 
     #[test]
     fn table_matches_model(ops in prop::collection::vec(op(), 1..160)) {
+        test_support::not_alone();
         run(&ops);
     }
 }
@@ -237,6 +238,7 @@ proptest! {
 /// A fixed sequence through every branch, so a broken model shows up without proptest luck.
 #[test]
 fn model_smoke() {
+    test_support::not_alone();
     use Op::*;
     let ops = [
         Insert,

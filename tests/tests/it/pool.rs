@@ -33,6 +33,7 @@ const WORKERS: usize = 4;
 
 #[test]
 fn c_thread_pool_runs_rust_callbacks_by_handle() {
+    test_support::not_alone();
     // Closures keep the pool alive; this thread holds the last reference (dropped after the
     // closures), so `pool_free` never runs on a pool worker.
     let pool = Arc::new(Pool::new(WORKERS));

@@ -15,6 +15,7 @@ const HAZARDS: usize = 4;
 
 #[test]
 fn closure_removes_its_own_handle_and_uses_the_table() {
+    test_support::not_alone();
     let drops = Drops::new(1000);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -56,6 +57,7 @@ fn closure_removes_its_own_handle_and_uses_the_table() {
 
 #[test]
 fn closure_releases_and_takes_its_own_handle() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -142,6 +144,7 @@ fn flush_all<T: Send + Sync>(table: &HandleTable<T>) {
 
 #[test]
 fn drop_reenters_the_same_table() {
+    test_support::not_alone();
     const ROOTS: usize = 200;
     const DEPTH: u32 = 4;
     let table: &'static HandleTable<Node> = Box::leak(Box::new(HandleTable::new()));
@@ -180,6 +183,7 @@ fn drop_reenters_the_same_table() {
 
 #[test]
 fn drops_reenter_each_other_across_tables() {
+    test_support::not_alone();
     struct Ping {
         _tracked: Tracked,
         other: &'static HandleTable<Ping>,
@@ -251,6 +255,7 @@ fn nest(table: &HandleTable<Tracked>, handles: &[(usize, Handle)], innermost: &m
 
 #[test]
 fn nested_with_deeper_than_hazards() {
+    test_support::not_alone();
     const DEPTH: usize = 6 * HAZARDS + 1;
     let drops = Drops::new(DEPTH);
     let table = HandleTable::new();
@@ -277,6 +282,7 @@ fn nested_with_deeper_than_hazards() {
 
 #[test]
 fn nested_with_of_one_handle() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -293,6 +299,7 @@ fn nested_with_of_one_handle() {
 
 #[test]
 fn many_guards_held_then_removed() {
+    test_support::not_alone();
     const N: usize = 3 * HAZARDS + 30;
     let drops = Drops::new(N);
     let table = HandleTable::new();
@@ -317,6 +324,7 @@ fn many_guards_held_then_removed() {
 
 #[test]
 fn panic_in_with_closure_leaves_no_borrow() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -335,6 +343,7 @@ fn panic_in_with_closure_leaves_no_borrow() {
 
 #[test]
 fn panic_in_deeply_nested_closure_unwinds_every_level() {
+    test_support::not_alone();
     const DEPTH: usize = 9;
     let drops = Drops::new(DEPTH);
     let table = HandleTable::new();
@@ -372,6 +381,7 @@ impl Drop for Bomb {
 
 #[test]
 fn panic_in_drop_during_flush() {
+    test_support::not_alone();
     const N: usize = 30;
     let drops = Drops::new(N + 30);
     let table = HandleTable::new();
@@ -418,6 +428,7 @@ fn panic_in_drop_during_flush() {
 
 #[test]
 fn panic_in_drop_during_automatic_reclamation() {
+    test_support::not_alone();
     const N: usize = 3000; // more than a shard's batch (1,024), so passes run during the revokes
     let drops = Drops::new(N);
     let table = HandleTable::new();
@@ -468,6 +479,7 @@ fn panic_in_drop_during_automatic_reclamation() {
 
 #[test]
 fn panic_in_drop_during_table_drop() {
+    test_support::not_alone();
     const N: usize = 100;
     let drops = Drops::new(N);
     let table = HandleTable::new();
@@ -487,6 +499,7 @@ fn panic_in_drop_during_table_drop() {
 
 #[test]
 fn panic_in_drop_inside_with_of_the_same_table() {
+    test_support::not_alone();
     // A Drop panic surfaces from a remove inside a closure; the closure's own borrow survives.
     let drops = Drops::new(200);
     let table = HandleTable::new();
@@ -530,6 +543,7 @@ fn panic_in_drop_inside_with_of_the_same_table() {
 /// extra `release` could steal, freeing the value under the guard.
 #[test]
 fn over_release_cannot_free_a_value_under_a_guard() {
+    test_support::not_alone();
     let drops = Drops::new(6);
     let table = HandleTable::new();
     let busy: Vec<Handle> = (0..HAZARDS).map(|i| table.insert(drops.value(i))).collect();
@@ -550,6 +564,7 @@ fn over_release_cannot_free_a_value_under_a_guard() {
 /// reference; after the owner released its own, `take` moved the value out from under it.
 #[test]
 fn take_cannot_move_a_value_out_from_under_a_guard() {
+    test_support::not_alone();
     let drops = Drops::new(5);
     let table = HandleTable::new();
     let busy: Vec<Handle> = (0..HAZARDS).map(|i| table.insert(drops.value(i))).collect();
@@ -570,6 +585,7 @@ fn take_cannot_move_a_value_out_from_under_a_guard() {
 
 #[test]
 fn panic_in_retain_with_closure_leaves_no_reference() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));

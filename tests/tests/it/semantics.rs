@@ -31,6 +31,7 @@ fn assert_all_fail<T: Send + Sync>(table: &HandleTable<T>, h: Handle, want: Erro
 
 #[test]
 fn zero_is_never_a_handle() {
+    test_support::not_alone();
     assert_eq!(Handle::from_raw(0), None);
     assert_eq!(Handle::try_from(0u64), Err(Error::Null));
     assert_eq!(Handle::from_ptr(core::ptr::null()), None);
@@ -47,6 +48,7 @@ fn zero_is_never_a_handle() {
 
 #[test]
 fn deleting_twice_is_an_error() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -62,6 +64,7 @@ fn deleting_twice_is_an_error() {
 
 #[test]
 fn deleting_twice_after_reuse_is_still_an_error() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let h = table.insert(String::from("first"));
     table.revoke(h).unwrap();
@@ -81,6 +84,7 @@ fn deleting_twice_after_reuse_is_still_an_error() {
 
 #[test]
 fn same_value_gets_different_handles() {
+    test_support::not_alone();
     let shared = Arc::new(String::from("same"));
     let table = HandleTable::new();
     let handles: Vec<Handle> = (0..2000)
@@ -105,6 +109,7 @@ fn same_value_gets_different_handles() {
 
 #[test]
 fn nothing_leaks() {
+    test_support::not_alone();
     const N: usize = 1000;
     let drops = Drops::new(N);
     let table = HandleTable::new();
@@ -153,6 +158,7 @@ fn nothing_leaks() {
 
 #[test]
 fn handles_from_another_table_are_rejected() {
+    test_support::not_alone();
     let a = HandleTable::new();
     let b = HandleTable::new();
     let ha = a.insert(1u32);
@@ -185,6 +191,7 @@ fn handles_from_another_table_are_rejected() {
 
 #[test]
 fn values_live_at_table_drop_are_dropped_once() {
+    test_support::not_alone();
     let drops = Drops::new(500);
     let table = HandleTable::new();
     for i in 0..500 {
@@ -197,6 +204,7 @@ fn values_live_at_table_drop_are_dropped_once() {
 
 #[test]
 fn revoked_and_pending_values_at_table_drop_are_dropped_once() {
+    test_support::not_alone();
     let drops = Drops::new(3);
     let table = HandleTable::new();
     let revoked = table.insert(drops.value(0));
@@ -213,6 +221,7 @@ fn revoked_and_pending_values_at_table_drop_are_dropped_once() {
 
 #[test]
 fn taken_values_are_dropped_by_the_caller_not_the_table() {
+    test_support::not_alone();
     let drops = Drops::new(2);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -232,6 +241,7 @@ fn taken_values_are_dropped_by_the_caller_not_the_table() {
 
 #[test]
 fn release_to_zero_ends_the_entry() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -246,6 +256,7 @@ fn release_to_zero_ends_the_entry() {
 
 #[test]
 fn retain_and_release_count() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -264,6 +275,7 @@ fn retain_and_release_count() {
 
 #[test]
 fn revoke_with_outstanding_references() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -292,6 +304,7 @@ fn revoke_with_outstanding_references() {
 
 #[test]
 fn guard_outlives_remove() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -308,6 +321,7 @@ fn guard_outlives_remove() {
 
 #[test]
 fn take_is_busy_while_referenced() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let h = table.insert(String::from("mine"));
     table.retain(h).unwrap();
@@ -322,6 +336,7 @@ fn take_is_busy_while_referenced() {
 
 #[test]
 fn take_is_busy_while_borrowed_on_this_thread() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let h = table.insert(String::from("mine"));
     let guard = table.get(h).unwrap();
@@ -338,6 +353,7 @@ fn take_is_busy_while_borrowed_on_this_thread() {
 
 #[test]
 fn take_is_busy_while_borrowed_on_another_thread() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let h = table.insert(String::from("mine"));
     let (held_tx, held_rx) = mpsc::channel();
@@ -362,6 +378,7 @@ fn take_is_busy_while_borrowed_on_another_thread() {
 
 #[test]
 fn handle_round_trips_through_void_pointer() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let h = table.insert(42u64);
     let p: *mut core::ffi::c_void = h.into_ptr();
@@ -374,6 +391,7 @@ fn handle_round_trips_through_void_pointer() {
 
 #[test]
 fn display_is_hex() {
+    test_support::not_alone();
     let table = HandleTable::new();
     for i in 0..100u32 {
         let h = table.insert(i);
@@ -388,6 +406,7 @@ fn display_is_hex() {
 
 #[test]
 fn layout_is_as_documented() {
+    test_support::not_alone();
     // The forging tests rely on this layout; if it changes, update `test_support::layout`.
     let table = HandleTable::new();
     let a = table.insert(0u8);
@@ -416,6 +435,7 @@ fn layout_is_as_documented() {
 
 #[test]
 fn stale_versus_invalid() {
+    test_support::not_alone();
     let table = HandleTable::new();
     let old = table.insert(String::from("old"));
     let (g0, tag, shard, index) = layout::fields(old.into_raw());
@@ -464,6 +484,7 @@ fn stale_versus_invalid() {
 
 #[test]
 fn reference_count_overflow_is_full_and_changes_nothing() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -494,6 +515,7 @@ fn reference_count_overflow_is_full_and_changes_nothing() {
 
 #[test]
 fn len_contains_and_handles_agree() {
+    test_support::not_alone();
     let table = HandleTable::new();
     assert!(table.is_empty());
     let hs: Vec<Handle> = (0..300u32).map(|i| table.insert(i)).collect();
@@ -521,6 +543,7 @@ static STATIC_TABLE: HandleTable<&'static str> = HandleTable::new();
 
 #[test]
 fn static_tables_work() {
+    test_support::not_alone();
     let h = STATIC_TABLE.insert("static");
     assert_eq!(STATIC_TABLE.with(h, |s| *s), Ok("static"));
     let from_thread = std::thread::spawn(move || STATIC_TABLE.with(h, |s| s.len()))
@@ -532,6 +555,7 @@ fn static_tables_work() {
 
 #[test]
 fn errors_have_distinct_names() {
+    test_support::not_alone();
     let all = [
         Error::Null,
         Error::Invalid,
@@ -553,6 +577,7 @@ fn errors_have_distinct_names() {
 /// 1023 tables alive at once; see ARCHITECTURE.md).
 #[test]
 fn handles_from_another_table_are_rejected_after_many_tables() {
+    test_support::not_alone();
     // Both tables are alive at the same time; all inserts come from this thread, so every
     // table's first entry sits in the same shard at index 0, generation 0.
     let first: HandleTable<usize> = HandleTable::new();
@@ -589,6 +614,7 @@ fn handles_from_another_table_are_rejected_after_many_tables() {
 
 #[test]
 fn retain_with_takes_a_reference_and_reads_under_it() {
+    test_support::not_alone();
     let drops = Drops::new(1);
     let table = HandleTable::new();
     let h = table.insert(drops.value(0));
@@ -615,6 +641,7 @@ fn retain_with_takes_a_reference_and_reads_under_it() {
 
 #[test]
 fn zero_sized_values_are_counted_and_dropped_once() {
+    test_support::not_alone();
     use std::sync::atomic::{AtomicUsize, Ordering};
     static DROPPED: AtomicUsize = AtomicUsize::new(0);
     struct Zst;
@@ -639,6 +666,7 @@ fn zero_sized_values_are_counted_and_dropped_once() {
 
 #[test]
 fn over_aligned_and_large_values() {
+    test_support::not_alone();
     #[repr(align(256))]
     struct Aligned(u64);
     let table = HandleTable::new();

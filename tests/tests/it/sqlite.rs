@@ -100,6 +100,7 @@ fn connect(r: &Registered) -> Connection {
 
 #[test]
 fn functions_serve_queries_from_many_threads() {
+    test_support::not_alone();
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rounds = env("HANDLES_SQLITE_ROUNDS", 3);
     let rows = env("HANDLES_SQLITE_ROWS", 100_000);
@@ -142,6 +143,7 @@ fn functions_serve_queries_from_many_threads() {
 
 #[test]
 fn revoking_a_function_mid_query_is_a_clean_sql_error() {
+    test_support::not_alone();
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rows = env("HANDLES_SQLITE_ROWS", 100_000).min(20_000);
     let destroys_before = DESTROYS.load(Ordering::SeqCst);

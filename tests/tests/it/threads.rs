@@ -21,6 +21,7 @@ fn read(table: &HandleTable<Item>, h: Handle) -> Option<usize> {
 
 #[test]
 fn mixed_operations_on_shared_handles() {
+    test_support::not_alone();
     const THREADS: usize = 4;
     const SHARED: usize = 64;
     const ITERS: usize = 20_000;
@@ -163,6 +164,7 @@ fn mixed_operations_on_shared_handles() {
 
 #[test]
 fn one_winner_per_race() {
+    test_support::not_alone();
     const THREADS: usize = 4;
     const ROUNDS: usize = 1500;
     let drops = Drops::new(ROUNDS);
@@ -225,6 +227,7 @@ fn one_winner_per_race() {
 
 #[test]
 fn lookups_race_removal() {
+    test_support::not_alone();
     const READERS: usize = 3;
     const ROUNDS: usize = 3000;
     let drops = Drops::new(ROUNDS);
@@ -293,6 +296,7 @@ type Published = (Handle, (usize, usize));
 
 #[test]
 fn concurrent_first_use_of_fresh_tables() {
+    test_support::not_alone();
     const THREADS: usize = 4;
     const TABLES: usize = 200;
     let tables: Vec<HandleTable<(usize, usize)>> =
@@ -368,6 +372,7 @@ thread_local! {
 
 #[test]
 fn thread_local_destructors_use_tables() {
+    test_support::not_alone();
     let before = TLS_IDS.load(Ordering::SeqCst);
     for k in 0..20 {
         std::thread::spawn(move || {
@@ -426,6 +431,7 @@ static LATE_TABLE: HandleTable<Item> = HandleTable::new();
 
 #[test]
 fn guard_in_thread_local_outlives_exit_hook() {
+    test_support::not_alone();
     let drops = Drops::new(100);
     let h = Item::insert(&LATE_TABLE, &drops, 0);
     let (stored_tx, stored_rx) = mpsc::channel();
@@ -484,6 +490,7 @@ fn guard_in_thread_local_outlives_exit_hook() {
 /// build (`cargo test`) and about 4 s with `cargo test --release` (thread creation dominates).
 #[test]
 fn thread_churn_keeps_records_and_memory_bounded() {
+    test_support::not_alone();
     const WAVES: usize = 1000;
     const WAVE: usize = 100;
     let table: HandleTable<Item> = HandleTable::new();
@@ -551,6 +558,7 @@ fn thread_churn_keeps_records_and_memory_bounded() {
 /// outcome.
 #[test]
 fn failing_takes_never_fail_other_operations() {
+    test_support::not_alone();
     const ROUNDS: usize = 200_000;
     let drops = Drops::new(1);
     let table = HandleTable::new();
@@ -627,6 +635,7 @@ fn failing_takes_never_fail_other_operations() {
 /// dropped value. Every value is dropped exactly once.
 #[test]
 fn retain_with_survives_foreign_releases() {
+    test_support::not_alone();
     const ENTRIES: usize = 20_000;
     let drops = Drops::new(ENTRIES);
     let table = HandleTable::new();
