@@ -260,7 +260,8 @@ pub extern "C" fn hdl_from_ptr(ptr: *const c_void) -> u64 {
 /// ended-but-unreclaimed at exit never have their destructors run.
 ///
 /// Thread-safety: any thread; destructors run on the calling thread, outside any lock. Returns
-/// once passes other threads (the background reclaimer included) were running are done too.
+/// once passes other threads (the background reclaimer included) were running are done too, so
+/// do not hold a lock that destructors take across `hdl_flush`.
 ///
 /// Errors: `HDL_STATUS_PANIC` (a Rust object's `Drop` panicked; the rest of the pass
 /// completed).

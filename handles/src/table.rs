@@ -798,7 +798,9 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// Runs a reclamation pass on every shard now: drops every ended value that no scoped
-    /// lookup is borrowing. Returns how many ended values are still waiting (borrowed).
+    /// lookup is borrowing, and waits for passes other threads are running on this table (so
+    /// do not hold, across `flush`, a lock that values' `Drop`s take). Returns how many ended
+    /// values are still waiting (borrowed).
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
