@@ -86,9 +86,10 @@ fn tables() -> impl Iterator<Item = &'static dyn Reclaimable> {
     })
 }
 
-/// Wakes the reclaimer, starting it on first use. Returns `false` when no thread could be
-/// started (the caller then runs the pass itself).
-pub(crate) fn wake() -> bool {
+/// Wakes the reclaimer, starting it on first use. `after_round` runs on the thread after each
+/// round of passes (it gives the thread's registry record back). Returns `false` when no
+/// thread could be started (the caller then runs the pass itself).
+pub(crate) fn wake(after_round: fn()) -> bool {
     let thread = THREAD.load(Ordering::Acquire);
     if !thread.is_null() {
         // SAFETY: published once from `Box::into_raw` and never freed.
@@ -101,7 +102,7 @@ pub(crate) fn wake() -> bool {
     }
     match std::thread::Builder::new()
         .name("handles-reclaimer".into())
-        .spawn(run)
+        .spawn(move || run(after_round))
     {
         Ok(handle) => {
             let thread = Box::into_raw(Box::new(handle.thread().clone()));
@@ -115,7 +116,7 @@ pub(crate) fn wake() -> bool {
     }
 }
 
-fn run() {
+fn run(after_round: fn()) {
     loop {
         // Let more ends arrive; a shard reaching its batch unparks us early.
         std::thread::park_timeout(GATHER);
@@ -129,7 +130,7 @@ fn run() {
             for table in tables() {
                 borrowed |= table.background_pass();
             }
-            crate::global::unregister_current();
+            after_round();
             if !borrowed {
                 break;
             }

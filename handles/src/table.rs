@@ -772,7 +772,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// shard just reached its batch). If no thread can be started, runs the pass here.
     #[cfg(not(handles_loom))]
     pub(crate) fn wake_reclaimer(&self, urgent: bool) {
-        if (self.disarm() || urgent) && !crate::reclaimer::wake() {
+        if (self.disarm() || urgent) && !crate::reclaimer::wake(global::unregister_current) {
             self.reclaim_all_reported();
         }
     }
