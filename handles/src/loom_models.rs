@@ -850,3 +850,22 @@ fn reclaimer_wake_up_is_never_lost() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
+
+/// The registry table has a single tag: two threads making its first insert at once both
+/// succeed (the one that loses the race for the tag's lease adopts the tag the other installs;
+/// it used to report `Full`).
+#[test]
+fn concurrent_first_inserts_into_the_registry_table() {
+    model(|| {
+        let table: Arc<HandleTable<u32>> = Arc::new(HandleTable::new_registry());
+        let other = {
+            let table = table.clone();
+            thread::spawn(move || table.try_insert(1).is_ok())
+        };
+        let mine = table.try_insert(2).is_ok();
+        assert!(
+            other.join().unwrap() && mine,
+            "a first insert reported Full"
+        );
+    });
+}

@@ -926,10 +926,16 @@ impl<T: Send + Sync> HandleTable<T> {
     #[cold]
     fn init_tag(&self) -> Option<u64> {
         let lease = if self.registry {
-            tag::acquire_registry()
+            match tag::acquire_registry() {
+                Some(lease) => lease,
+                // The registry has one tag: a concurrent first user of this table may hold it
+                // and be about to install it. Give it a moment (it has a few instructions
+                // left), then report the tag as taken (another live registry table has it).
+                None => return self.tag_installed_by_another_first_user(),
+            }
         } else {
-            tag::acquire()
-        }?;
+            tag::acquire()?
+        };
         let word = slot::identity(lease.tag, lease.floor);
         // Concurrent first users race here; all of them adopt the winner's tag.
         match self
@@ -942,6 +948,18 @@ impl<T: Send + Sync> HandleTable<T> {
                 Some(winner)
             }
         }
+    }
+
+    #[cold]
+    fn tag_installed_by_another_first_user(&self) -> Option<u64> {
+        for _ in 0..1_000 {
+            let word = self.tag.load(Ordering::Acquire);
+            if word != 0 {
+                return Some(word);
+            }
+            crate::sync::yield_now();
+        }
+        None
     }
 
     /// Finds a slot for an insert: home shard first, then stealing free slots from other
