@@ -64,7 +64,16 @@ step "thread scaling"
 if ((quick)); then
   target/release/scaling --quick --out "$R/scaling.tsv"
 else
-  target/release/scaling --workloads churn,read-1k,read-1m,read-10m,read-hot,mixed --out "$R/scaling.tsv"
+  target/release/scaling --workloads churn,take-churn,read-1k,read-1m,read-10m,read-hot,mixed --out "$R/scaling.tsv"
+fi
+
+step "reclamation: heavy barriers per 10^6 ended entries, end and drop latency"
+if ((quick)); then
+  target/release/barriers 100000 1 2 8 | tee "$R/barriers.tsv"
+  target/release/reclaim_latency 100 20 | tee "$R/reclaim_latency.tsv"
+else
+  target/release/barriers 2000000 1 2 8 32 64 | tee "$R/barriers.tsv"
+  target/release/reclaim_latency 1000 200 | tee "$R/reclaim_latency.tsv"
 fi
 
 step "memory per live handle"

@@ -50,6 +50,13 @@ pub trait Design: Send + Sync + Sized + 'static {
     /// # Safety
     /// `id` was returned by this table's `insert` and is not removed yet (for `raw`).
     unsafe fn remove(&self, id: u64) -> bool;
+    /// Removes the entry and moves its value out (each design's "take": `HandleTable::take`,
+    /// `Slab::take`, `HashMap::remove`); `None` for an unknown id (or, for handles, while the
+    /// entry is borrowed).
+    ///
+    /// # Safety
+    /// As for [`Design::remove`].
+    unsafe fn take(&self, id: u64) -> Option<u64>;
 }
 
 /// Names of all designs, in table order (handles first, then the floor, then the baselines).
@@ -144,6 +151,10 @@ impl Design for Handles {
     unsafe fn remove(&self, id: u64) -> bool {
         Handle::from_raw(id).is_some_and(|h| self.0.revoke(h).is_ok())
     }
+    #[inline]
+    unsafe fn take(&self, id: u64) -> Option<u64> {
+        self.0.take(Handle::from_raw(id)?).ok()
+    }
 }
 
 // ---- raw pointer ------------------------------------------------------------------------------
@@ -190,6 +201,12 @@ impl Design for Raw {
         // this takes back the reference `insert` leaked.
         drop(unsafe { Arc::from_raw(Raw::ptr(id)) });
         true
+    }
+    #[inline]
+    unsafe fn take(&self, id: u64) -> Option<u64> {
+        // SAFETY: as in `remove`.
+        let arc = unsafe { Arc::from_raw(Raw::ptr(id)) };
+        Some(*arc)
     }
 }
 
@@ -238,6 +255,11 @@ impl Design for MutexHashMap {
         let old = self.lock().map.remove(&id);
         old.is_some() // the Arc drops outside the lock
     }
+    #[inline]
+    unsafe fn take(&self, id: u64) -> Option<u64> {
+        let old = self.lock().map.remove(&id);
+        old.map(|v| *v)
+    }
 }
 
 // ---- parking_lot RwLock<HashMap> ------------------------------------------------------------
@@ -263,6 +285,11 @@ impl Design for RwLockHashMap {
     unsafe fn remove(&self, id: u64) -> bool {
         let old = self.0.write().map.remove(&id);
         old.is_some()
+    }
+    #[inline]
+    unsafe fn take(&self, id: u64) -> Option<u64> {
+        let old = self.0.write().map.remove(&id);
+        old.map(|v| *v)
     }
 }
 
@@ -319,6 +346,13 @@ impl Design for BigOldMap {
         drop(shard);
         old.is_some()
     }
+    #[inline]
+    unsafe fn take(&self, id: u64) -> Option<u64> {
+        let mut shard = self.shard(id).write().unwrap_or_else(|e| e.into_inner());
+        let old = shard.remove(&id);
+        drop(shard);
+        old.map(|v| *v)
+    }
 }
 
 // ---- DashMap ----------------------------------------------------------------------------------
@@ -352,6 +386,10 @@ impl Design for DashMapDesign {
     unsafe fn remove(&self, id: u64) -> bool {
         self.map.remove(&id).is_some()
     }
+    #[inline]
+    unsafe fn take(&self, id: u64) -> Option<u64> {
+        self.map.remove(&id).map(|(_, v)| *v)
+    }
 }
 
 // ---- sharded-slab -----------------------------------------------------------------------------
@@ -377,6 +415,11 @@ impl Design for ShardedSlab {
     }
     unsafe fn remove(&self, id: u64) -> bool {
         self.0.remove(id as usize)
+    }
+    #[inline]
+    unsafe fn take(&self, id: u64) -> Option<u64> {
+        // The crate's way to move a value out: waits for the slot's guards to drop.
+        self.0.take(id as usize)
     }
 }
 
@@ -409,6 +452,11 @@ impl Design for MutexSlotMap {
         let old = self.0.lock().remove(slot_key(id));
         old.is_some()
     }
+    #[inline]
+    unsafe fn take(&self, id: u64) -> Option<u64> {
+        let old = self.0.lock().remove(slot_key(id));
+        old.map(|v| *v)
+    }
 }
 
 #[cfg(test)]
@@ -425,21 +473,27 @@ mod tests {
                 assert_eq!(d.counted(id), Some(i as u64 * 3), "{}", D::NAME);
             }
         }
-        for &id in &ids {
-            // SAFETY: each id is removed once.
-            assert!(unsafe { d.remove(id) }, "{}", D::NAME);
+        for (i, &id) in ids.iter().enumerate() {
+            if i % 2 == 0 {
+                // SAFETY: each id is removed or taken once.
+                assert!(unsafe { d.remove(id) }, "{}", D::NAME);
+            } else {
+                // SAFETY: as above.
+                assert_eq!(unsafe { d.take(id) }, Some(i as u64 * 3), "{}", D::NAME);
+            }
         }
         if D::NAME != Raw::NAME {
             // SAFETY: checked designs accept stale ids.
             unsafe {
                 assert_eq!(d.with(ids[0], |v| *v), None, "{}", D::NAME);
-                assert!(!d.remove(ids[1]), "{}", D::NAME);
+                assert!(!d.remove(ids[2]), "{}", D::NAME);
+                assert_eq!(d.take(ids[1]), None, "{}", D::NAME);
             }
         }
     }
 
     #[test]
-    fn every_design_stores_finds_and_removes() {
+    fn every_design_stores_finds_removes_and_takes() {
         for name in ALL {
             with_design!(name, D => exercise::<D>()).expect("known design");
         }

@@ -1,6 +1,7 @@
 //! The scaling workloads and the fixed-time cell runner.
 //!
 //! - `churn`: each thread loops insert → 4 scoped lookups → remove of its own id (6 ops).
+//! - `take-churn`: the same with `take` (the value moved out) instead of `remove`.
 //! - `read-1k`, `read-1m`, `read-10m`: scoped lookups of uniformly random ids among P live ids
 //!   filled before the cell (P = 10^3, 10^6, 10^7).
 //! - `read-hot`: every thread looks up the same id.
@@ -23,6 +24,8 @@ use std::time::{Duration, Instant};
 pub enum Workload {
     /// insert → 4 lookups → remove, own id.
     Churn,
+    /// insert → 4 lookups → take, own id.
+    TakeChurn,
     /// Uniform random lookups over this many live ids.
     ReadUniform(usize),
     /// All threads look up one id.
@@ -36,8 +39,9 @@ pub const MIXED_LIVE: usize = 1000;
 
 impl Workload {
     /// All workloads, in table order.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::Churn,
+        Workload::TakeChurn,
         Workload::ReadUniform(1_000),
         Workload::ReadUniform(1_000_000),
         Workload::ReadUniform(10_000_000),
@@ -49,6 +53,7 @@ impl Workload {
     pub fn name(self) -> String {
         match self {
             Workload::Churn => "churn".into(),
+            Workload::TakeChurn => "take-churn".into(),
             Workload::ReadUniform(1_000) => "read-1k".into(),
             Workload::ReadUniform(1_000_000) => "read-1m".into(),
             Workload::ReadUniform(10_000_000) => "read-10m".into(),
@@ -62,6 +67,7 @@ impl Workload {
     pub fn parse(s: &str) -> Option<Workload> {
         Some(match s {
             "churn" => Workload::Churn,
+            "take-churn" => Workload::TakeChurn,
             "read-1k" => Workload::ReadUniform(1_000),
             "read-1m" => Workload::ReadUniform(1_000_000),
             "read-10m" => Workload::ReadUniform(10_000_000),
@@ -182,7 +188,8 @@ fn worker<D: Design>(table: &D, shared: &[u64], w: Workload, seed: u64, stop: &A
     let mut ops = 0u64;
     let mut sum = 0u64;
     match w {
-        Workload::Churn => {
+        Workload::Churn | Workload::TakeChurn => {
+            let take = w == Workload::TakeChurn;
             while !stop.load(Ordering::Relaxed) {
                 for i in 0..BATCH / 8 {
                     let id = table.insert(i);
@@ -190,8 +197,13 @@ fn worker<D: Design>(table: &D, shared: &[u64], w: Workload, seed: u64, stop: &A
                         // SAFETY: `id` is this thread's own live id until the remove below.
                         sum += unsafe { table.with(black_box(id), |v| *v) }.unwrap_or(1);
                     }
-                    // SAFETY: removed once, by its owner.
-                    unsafe { table.remove(id) };
+                    if take {
+                        // SAFETY: taken once, by its owner, with no lookup left.
+                        sum += unsafe { table.take(id) }.expect("take of an unborrowed entry");
+                    } else {
+                        // SAFETY: removed once, by its owner.
+                        unsafe { table.remove(id) };
+                    }
                 }
                 ops += BATCH / 8 * 6;
             }

@@ -127,6 +127,69 @@ fn best_baseline(s: &Tsv, workload: &str, threads: &str) -> Option<(String, f64)
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// Heavy barriers per 10^6 ended entries (`barriers.tsv`) and reclamation latency
+/// (`reclaim_latency.tsv`).
+fn reclamation_verdicts(barriers: Option<&Tsv>, latency: Option<&Tsv>, v: &mut Vec<Verdict>) {
+    match barriers {
+        Some(b) => {
+            let per = |t: &str| b.num(&[("threads", t)], "per_million_ended");
+            let threads = b.distinct("threads");
+            let text = threads
+                .iter()
+                .filter_map(|t| Some(format!("{t} thr: {:.0}", per(t)?)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let one = per("1");
+            let worst = threads.iter().filter_map(|t| per(t)).fold(0.0f64, f64::max);
+            v.push(verdict(
+                "≤ 1,000 heavy barriers per 10^6 ended entries at 1 thread, and no more with more threads",
+                format!("{text} (per 10^6 ended entries)"),
+                one.map(|o| o <= 1000.0 && worst <= 1000f64.max(o)),
+            ));
+        }
+        None => v.push(verdict(
+            "heavy barriers per 10^6 ended entries",
+            "not measured".into(),
+            None,
+        )),
+    }
+    match latency {
+        Some(l) => {
+            let get = |what: &str, policy: &str, col: &str| {
+                l.num(&[("what", what), ("policy", policy)], col)
+            };
+            match get("revoke (2-thread churn)", "background", "p99.9_ns") {
+                Some(p) => v.push(verdict(
+                    "revoke p99.9 ≤ 5 µs under 2-thread churn (background policy)",
+                    format!(
+                        "{p:.0} ns (caller policy {:.0} ns, explicit {:.0} ns)",
+                        get("revoke (2-thread churn)", "caller", "p99.9_ns").unwrap_or(f64::NAN),
+                        get("revoke (2-thread churn)", "explicit", "p99.9_ns").unwrap_or(f64::NAN)
+                    ),
+                    Some(p <= 5000.0),
+                )),
+                None => v.push(verdict("revoke latency", "not measured".into(), None)),
+            }
+            match get("drop after end (idle)", "background", "max_ns") {
+                Some(max) => v.push(verdict(
+                    "an ended value is dropped ≤ 10 ms after its end with the program idle",
+                    format!(
+                        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (background policy)",
+                        get("drop after end (idle)", "background", "p50_ns").unwrap_or(f64::NAN)
+                            / 1e6,
+                        get("drop after end (idle)", "background", "p99_ns").unwrap_or(f64::NAN)
+                            / 1e6,
+                        max / 1e6
+                    ),
+                    Some(max <= 10e6),
+                )),
+                None => v.push(verdict("idle drop latency", "not measured".into(), None)),
+            }
+        }
+        None => v.push(verdict("reclamation latency", "not measured".into(), None)),
+    }
+}
+
 fn scaling_verdicts(s: &Tsv, v: &mut Vec<Verdict>) {
     let mops = |d: &str, w: &str, t: &str| {
         s.num(&[("design", d), ("workload", w), ("threads", t)], "mops")
@@ -175,6 +238,61 @@ fn scaling_verdicts(s: &Tsv, v: &mut Vec<Verdict>) {
                 None,
             )),
         }
+    }
+    // take-churn within 2× of churn, at 1 and 2 threads.
+    let pairs: Vec<(String, f64)> = ["1", "2"]
+        .iter()
+        .filter_map(|t| {
+            let (c, k) = (
+                mops("handles", "churn", t)?,
+                mops("handles", "take-churn", t)?,
+            );
+            Some((
+                format!("{t} thr: {k:.1} vs {c:.1} Mops/s = {:.2}×", k / c),
+                k / c,
+            ))
+        })
+        .collect();
+    if pairs.len() == 2 {
+        let ok = pairs.iter().all(|(_, r)| *r >= 0.5);
+        let text = pairs
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut x = verdict(
+            "take-churn within 2× of churn at 1 and 2 threads",
+            text,
+            Some(ok),
+        );
+        x.busy = busy_note(s, "take-churn", "2");
+        v.push(x);
+    } else {
+        v.push(verdict(
+            "take-churn within 2× of churn",
+            "not measured".into(),
+            None,
+        ));
+    }
+    // mixed ≥ 2× sharded-slab at 2 threads.
+    match (
+        mops("handles", "mixed", "2"),
+        mops("sharded-slab", "mixed", "2"),
+    ) {
+        (Some(h), Some(ss)) => {
+            let mut x = verdict(
+                "mixed: ≥ 2× sharded-slab at 2 threads",
+                format!("{h:.1} vs {ss:.1} Mops/s = {:.2}×", h / ss),
+                Some(h / ss >= 2.0),
+            );
+            x.busy = busy_note(s, "mixed", "2");
+            v.push(x);
+        }
+        _ => v.push(verdict(
+            "mixed vs sharded-slab",
+            "not measured".into(),
+            None,
+        )),
     }
     let ns = |d: &str| {
         s.num(
@@ -279,6 +397,8 @@ fn main() {
     let c_calls = Tsv::load(&path("c_calls.tsv"));
     let c_calls_ir = Tsv::load(&path("c_calls_ir.tsv"));
     let seed = Tsv::load(&path("seed004.tsv"));
+    let barriers = Tsv::load(&path("barriers.tsv"));
+    let latency = Tsv::load(&path("reclaim_latency.tsv"));
     let m = |k: &str| {
         machine
             .as_ref()
@@ -360,6 +480,7 @@ fn main() {
         Some(s) => scaling_verdicts(s, &mut v),
         None => v.push(verdict("scaling targets", "not measured".into(), None)),
     }
+    reclamation_verdicts(barriers.as_ref(), latency.as_ref(), &mut v);
     match c_calls
         .as_ref()
         .and_then(|c| c.num(&[("call", "scoped"), ("threads", "1")], "ns_vs_empty"))
@@ -452,7 +573,7 @@ fn main() {
          `--toggle-collect` on `#[inline(never)]` loops of 100,000 operations (`bench/src/bin/opcount/main.rs`), \
          the empty loop's cost subtracted. Lookups cycle over 1,024 live ids; insert runs in steady state.\n\
          2. `cargo bench -p bench --bench ops` — criterion, single-operation wall times (one thread).\n\
-         3. `cargo run --release -p bench --bin scaling -- --workloads churn,read-1k,read-1m,read-10m,read-hot,mixed` — \
+         3. `cargo run --release -p bench --bin scaling -- --workloads churn,take-churn,read-1k,read-1m,read-10m,read-hot,mixed` — \
          fixed-time cells at 1, 2 … cores threads and at 16× cores; each cell is the best of 3 runs of 400 ms \
          (other jobs on the machine can only slow a run down). Per cell: Mops/s (all threads), \
          wall ns per op as one thread sees it, process CPU ns per op (getrusage), the 1-minute load \
