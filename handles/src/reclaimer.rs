@@ -90,6 +90,11 @@ fn tables() -> impl Iterator<Item = &'static dyn Reclaimable> {
 /// round of passes (it gives the thread's registry record back). Returns `false` when no
 /// thread could be started (the caller then runs the pass itself).
 pub(crate) fn wake(after_round: fn()) -> bool {
+    // Under Miri no thread is started (Miri requires every thread to be joined before the
+    // program ends): callers run their passes themselves, the fallback for a failed spawn.
+    if cfg!(miri) {
+        return false;
+    }
     let thread = THREAD.load(Ordering::Acquire);
     if !thread.is_null() {
         // SAFETY: published once from `Box::into_raw` and never freed.
