@@ -800,7 +800,8 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Runs a reclamation pass on every shard now: drops every ended value that no scoped
     /// lookup is borrowing, and waits for passes other threads are running on this table (so
     /// do not hold, across `flush`, a lock that values' `Drop`s take). Returns how many ended
-    /// values are still waiting (borrowed).
+    /// values are still waiting (borrowed, or, when it waited for another pass, also ended
+    /// meanwhile).
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -826,14 +827,24 @@ impl<T: Send + Sync> HandleTable<T> {
             return pending;
         }
         let generation = global::fork_generation();
+        let mut waited = false;
         loop {
             let word = self.passes.load(Ordering::Acquire);
             if word >> 32 != generation || word as u32 == 0 {
                 break;
             }
+            waited = true;
             crate::sync::yield_now();
         }
-        pending
+        if waited {
+            // Another pass held lists ours could not take; what it found borrowed is back on
+            // the retire lists now, with whatever ended meanwhile.
+            (0..SHARDS)
+                .map(|i| self.shards[i].retired_len() as usize)
+                .sum()
+        } else {
+            pending
+        }
     }
 
     /// Counts a pass in flight on this table (for `flush`), until the returned guard drops.
