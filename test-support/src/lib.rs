@@ -26,27 +26,57 @@ pub use rng::XorShift;
 pub use table_model::{Checked, DropCounts, TableModel};
 pub use values::{Drops, Item, Tracked};
 
-/// Makes sure the process is never *alone* again (from the first call on, a parked thread
-/// keeps a registry record): with another registered thread, a value whose entry ends cannot
-/// be dropped inside the ending call, so it waits for a reclamation pass. Tests of passes,
-/// batches and `flush` call this first, so that they do not depend on whether other tests
-/// happen to run at the same time.
-pub fn not_alone() {
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    STARTED.call_once(|| {
+/// Another thread with a registry record, parked until the witness is dropped (then the
+/// thread exits and its record is free again). While one lives, no other thread is *alone*: a
+/// value whose entry ends cannot be dropped inside the ending call, so it waits for a
+/// reclamation pass.
+pub struct Witness {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Witness {
+    /// Starts the thread and returns once it is registered.
+    pub fn new() -> Witness {
+        let (stop, parked) = std::sync::mpsc::channel::<()>();
         let (ready, registered) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("not-alone".into())
+        let thread = std::thread::Builder::new()
+            .name("witness".into())
             .spawn(move || {
-                // Ending an entry claims this thread's record for good.
+                // Ending an entry claims this thread's record.
                 let table = handles::HandleTable::new();
                 table.revoke(table.insert(0u8)).unwrap();
                 ready.send(()).unwrap();
-                loop {
-                    std::thread::park();
-                }
+                let _ = parked.recv();
             })
-            .expect("spawn the not-alone thread");
+            .expect("spawn the witness thread");
         registered.recv().unwrap();
-    });
+        Witness {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Default for Witness {
+    fn default() -> Witness {
+        Witness::new()
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Makes sure the process is never *alone* again: from the first call on, a [`Witness`] lives
+/// for the rest of the process. Tests of passes, batches and `flush` call this first, so that
+/// they do not depend on whether other tests happen to run at the same time.
+pub fn not_alone() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| std::mem::forget(Witness::new()));
 }

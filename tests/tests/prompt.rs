@@ -6,8 +6,8 @@
 //! barrier; as soon as a second thread registers, ended values wait for a pass.
 
 use handles::{Error, HandleTable, ReclaimPolicy};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
 
 /// Counts its drops and remembers whether the last one ran on the thread that made it.
 struct Noted {
@@ -93,22 +93,13 @@ fn alone_means_dropped_inside_the_ending_call() {
 
     // A second registered thread: ended values now wait for a pass.
     let table: HandleTable<Noted> = HandleTable::new();
-    let (stop, parked) = mpsc::channel::<()>();
-    let (ready, registered) = mpsc::channel::<()>();
-    let other = std::thread::spawn(move || {
-        let t = HandleTable::new();
-        t.revoke(t.insert(0u8)).unwrap();
-        ready.send(()).unwrap();
-        let _ = parked.recv();
-    });
-    registered.recv().unwrap();
+    let witness = test_support::Witness::new();
     let before = count();
     let h = table.insert(noted());
     table.revoke(h).unwrap();
     assert_eq!(count(), before, "not alone: the value waits for a pass");
     assert_eq!(table.stats().pending_drops, 1);
-    drop(stop);
-    other.join().unwrap();
+    drop(witness);
     // The other thread has exited (its record is free): alone again.
     let h = table.insert(noted());
     table.revoke(h).unwrap();

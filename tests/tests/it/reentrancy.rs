@@ -432,17 +432,8 @@ fn panic_in_drop_during_automatic_reclamation() {
     const N: usize = 3000; // more than a shard's batch (1,024), so passes run during the revokes
     let drops = Drops::new(N);
     let table = HandleTable::new();
-    // Another registered thread: this one is never alone, so values wait for passes that run
-    // inside these revokes (the Caller policy), deterministically.
-    let (stop, parked) = std::sync::mpsc::channel::<()>();
-    let (ready, registered) = std::sync::mpsc::channel::<()>();
-    let other = std::thread::spawn(move || {
-        let t = HandleTable::new();
-        t.revoke(t.insert(0u8)).unwrap(); // registers this thread
-        ready.send(()).unwrap();
-        let _ = parked.recv();
-    });
-    registered.recv().unwrap();
+    // `not_alone` above: values wait for passes that run inside these revokes (the Caller
+    // policy), deterministically.
     let handles: Vec<Handle> = (0..N)
         .map(|i| {
             table.insert(Bomb {
@@ -473,8 +464,6 @@ fn panic_in_drop_during_automatic_reclamation() {
         explode: false,
     });
     assert!(table.contains(h));
-    drop(stop);
-    other.join().unwrap();
 }
 
 #[test]
