@@ -145,7 +145,7 @@ impl Record {
     }
 
     fn has_hazards(&self) -> bool {
-        self.cells().any(|c| c.load(Ordering::Acquire) != 0)
+        self.any_cell(Ordering::Acquire, |c| c != 0)
     }
 }
 
@@ -308,9 +308,7 @@ impl Registry {
                 if rec.any_cell(Ordering::Relaxed, |c| c == addr) {
                     return false;
                 }
-            } else if rec.owner.load(Ordering::Acquire) & FREE == 0
-                || rec.any_cell(Ordering::Acquire, |c| c != 0)
-            {
+            } else if rec.owner.load(Ordering::Acquire) & FREE == 0 || rec.has_hazards() {
                 return false;
             }
         }
