@@ -45,6 +45,9 @@ pub(crate) struct Record {
     pub(crate) index: usize,
     /// Next record in the registry list; written once before the record is published.
     next: *const Record,
+    /// 1 while the record counts in [`Registry::claimed`]: from its claim until a release
+    /// that left no hazard behind. Written by the owner (and the fork child handler).
+    counted: AtomicUsize,
     /// Failed handle checks by kind ([`FailureKind`]). Only the record's owner writes them
     /// (a load and a store, no read-modify-write), on the failure path only; `thread_stats`
     /// sums them over all records.
@@ -166,6 +169,7 @@ impl Record {
             owner: AtomicUsize::new(0),
             index: 0,
             next: ptr::null(),
+            counted: AtomicUsize::new(0),
             failures: [const { AtomicU64::new(0) }; FailureKind::COUNT],
         }
     }
@@ -180,6 +184,10 @@ pub(crate) struct Registry {
     /// Indices handed out to new records (their home shards). Statistics count the list
     /// instead, which stays exact in a child forked while another thread was allocating.
     next_index: AtomicUsize,
+    /// Records that may hold hazards of a live owner: claimed ones, and released ones whose
+    /// owner left late guards behind (until a new owner claims them). [`Registry::alone`]
+    /// reads it instead of walking the list.
+    claimed: AtomicUsize,
 }
 
 // SAFETY: the registry only hands out shared references to records, whose mutable parts are
@@ -194,6 +202,7 @@ impl Registry {
             Registry {
                 head: AtomicPtr::new(ptr::null_mut()),
                 next_index: AtomicUsize::new(0),
+                claimed: AtomicUsize::new(0),
             }
         }
     }
@@ -236,12 +245,18 @@ impl Registry {
                     !rec.has_hazards(),
                     "claimed a record that carries another thread's hazards"
                 );
+                // A record released with late guards is still counted; the claim takes over
+                // its count. We own the record now, so nobody else writes `counted`.
+                if rec.counted.swap(1, Ordering::Relaxed) == 0 {
+                    self.claimed.fetch_add(1, Ordering::Relaxed);
+                }
                 // Pairs with the fence in `alone`: see there.
                 fence(Ordering::SeqCst);
                 return rec;
             }
         }
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        self.claimed.fetch_add(1, Ordering::Relaxed);
         // Created claimed by us: an allocation cut short by a fork from this thread's signal
         // handler is still ours in the child.
         let rec = Box::into_raw(Box::new(Record {
@@ -250,6 +265,7 @@ impl Registry {
             owner: AtomicUsize::new(me),
             index,
             next: ptr::null(),
+            counted: AtomicUsize::new(1),
             failures: core::array::from_fn(|_| AtomicU64::new(0)),
         }));
         let mut head = self.head.load(Ordering::Relaxed);
@@ -275,44 +291,22 @@ impl Registry {
     /// `addr` under a hazard, so that the caller, which has just ended the slot's entry (or
     /// moved it to TAKING), may drop or move its value at once, without a heavy barrier.
     ///
-    /// True when every other record is free and carries no hazard, and no hazard cell of `me`
-    /// names the slot. Why that is enough: a thread reads a value only under a hazard in a
-    /// record it has claimed, and it claims before it publishes. Here: the caller's ending
-    /// store, the fence, then the owner loads. In `claim`: the claiming CAS (or the new
-    /// record's publication), the fence, then (later) the hazard store and the state load.
-    /// By the two `SeqCst` fences, either we see the claim (and say no), or the claimer's
-    /// state load sees the entry ended (and it backs off). A record released with late guards
-    /// still shows their hazards: Acquire on the owner word pairs with `release`.
+    /// True when the caller's record is the only one counted in `claimed` (every other record
+    /// is free, and none was released with guards still alive), and no hazard cell of `me`
+    /// names the slot: one fence, one load and the caller's own cells, whatever the number of
+    /// records. Why that is enough: a thread reads a value only under a hazard in a record it
+    /// has claimed, and it counts the claim before it publishes. Here: the caller's ending
+    /// store, the fence, then the load of the count. In `claim`: the increment, the fence,
+    /// then (later) the hazard store and the state load. By the two `SeqCst` fences, either we
+    /// see the increment (and say no), or the claimer's state load sees the entry ended (and
+    /// it backs off). A record released with late guards stays counted until a new owner
+    /// claims it.
+    #[inline]
     pub(crate) fn alone(&self, me: &Record, addr: usize) -> bool {
-        // The single-threaded program: ours is the only record. A record published after the
-        // fence belongs to a claimer whose own fence comes later, so it sees our stores.
-        let head = self.head.load(Ordering::Acquire).cast_const();
-        if ptr::eq(head, me) && me.next.is_null() {
-            fence(Ordering::SeqCst);
-            return ptr::eq(self.head.load(Ordering::Acquire), head)
-                && !me.any_cell(Ordering::Relaxed, |c| c == addr);
-        }
-        // Cheap pre-check, without the fence: another claimed record (the usual
-        // multi-threaded case) means no.
-        if self
-            .iter()
-            .any(|rec| !ptr::eq(rec, me) && rec.owner.load(Ordering::Relaxed) & FREE == 0)
-        {
-            return false;
-        }
         fence(Ordering::SeqCst);
-        // Walk again from the head: a record published since the pre-check must be seen.
-        for rec in self.iter() {
-            if ptr::eq(rec, me) {
-                // Our own cells: only we write them.
-                if rec.any_cell(Ordering::Relaxed, |c| c == addr) {
-                    return false;
-                }
-            } else if rec.owner.load(Ordering::Acquire) & FREE == 0 || rec.has_hazards() {
-                return false;
-            }
-        }
-        true
+        // Acquire pairs with the Release decrement in `release`: a thread that released its
+        // record finished every read under its hazards before it stopped counting.
+        self.claimed.load(Ordering::Acquire) == 1 && !me.any_cell(Ordering::Relaxed, |c| c == addr)
     }
 
     /// Returns the calling thread's record to the pool (at thread exit, or when a temporary
@@ -331,6 +325,16 @@ impl Registry {
                 word, me,
                 "a record released by a thread that does not own it"
             );
+        }
+        // Stop counting the record unless guards it published are still alive (kept in other
+        // thread-locals past the exit hook): `alone` must keep seeing those hazards' owner.
+        // Only the owner writes its cells, so this reads their latest values.
+        if !rec.any_cell(Ordering::Relaxed, |c| c != 0)
+            && rec.counted.swap(0, Ordering::Relaxed) == 1
+        {
+            // Release: our reads under earlier hazards happen before an `alone` that reads
+            // the decremented count.
+            self.claimed.fetch_sub(1, Ordering::Release);
         }
         // Release orders the owner's hazard stores and clears before the next claimer's
         // Acquire load of the word.
@@ -412,6 +416,14 @@ impl Registry {
                 rec.owner.store(word | FREE, Ordering::Release);
             }
         }
+        // Only the forking thread's records are left claimed; their hazards are its own.
+        let mut claimed = 0;
+        for rec in self.iter() {
+            let mine = rec.owner.load(Ordering::Relaxed) & FREE == 0;
+            rec.counted.store(usize::from(mine), Ordering::Relaxed);
+            claimed += usize::from(mine);
+        }
+        self.claimed.store(claimed, Ordering::Relaxed);
     }
 }
 
