@@ -35,6 +35,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// and `may_reclaim` allows it, runs a pass over *every* shard (one heavy barrier covers all
     /// the entries the table has ended so far; a `Drop` panic in it is reported, not resumed);
     /// `Background`, wakes the reclaimer thread; `Explicit`, nothing.
+    #[inline(always)]
     pub(crate) fn retire(
         &self,
         shard_index: usize,
@@ -46,12 +47,25 @@ impl<T: Send + Sync> HandleTable<T> {
         if may_reclaim && self.drop_if_alone(shard_index, index, slot, ended) {
             return;
         }
+        self.retire_to_list(shard_index, index, slot, ended, may_reclaim);
+    }
+
+    /// [`retire`](Self::retire) when the value cannot be dropped at once.
+    #[inline(never)]
+    fn retire_to_list(
+        &self,
+        shard_index: usize,
+        index: u64,
+        slot: &Slot<T>,
+        ended: u64,
+        may_reclaim: bool,
+    ) {
         let shard = self.shard(shard_index);
         let pending = shard.push_retired(index, slot, ended);
         let full = pending >= RECLAIM_BATCH + shard.kept();
         match self.policy() {
             ReclaimPolicy::Caller if may_reclaim && full => {
-                self.reclaim_all_reported();
+                self.reclaim_due_reported(shard_index);
             }
             #[cfg(not(handles_loom))]
             ReclaimPolicy::Background => self.wake_reclaimer(full),
@@ -65,6 +79,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// the calling thread is the only one with a record, and holds no hazard on the slot
     /// itself). Returns whether it did; otherwise the slot goes on the retire list as usual.
     /// A panic in the value's `Drop` unwinds after the slot is recycled.
+    #[inline(always)]
     fn drop_if_alone(&self, shard_index: usize, index: u64, slot: &Slot<T>, ended: u64) -> bool {
         let Some(me) = global::local() else {
             return false;
@@ -72,6 +87,18 @@ impl<T: Send + Sync> HandleTable<T> {
         if !registry().alone(me, slot as *const Slot<T> as usize) {
             return false;
         }
+        if !core::mem::needs_drop::<T>() {
+            // Nothing to run: the slot goes straight back to its free list.
+            self.recycle(shard_index, index, slot, identity_of(ended));
+            return true;
+        }
+        self.drop_alone(shard_index, index, slot, ended);
+        true
+    }
+
+    /// [`drop_if_alone`](Self::drop_if_alone)'s drop, once `alone` said yes.
+    #[inline(never)]
+    fn drop_alone(&self, shard_index: usize, index: u64, slot: &Slot<T>, ended: u64) {
         // As in a pass: a child forked mid-drop never drops the value again.
         slot.state
             .store(identity_of(ended) | DROPPING, Ordering::Relaxed);
@@ -86,7 +113,6 @@ impl<T: Send + Sync> HandleTable<T> {
         // SAFETY: we ended the entry (no references), it is on no list, and no thread can hold
         // a hazard on it (`alone`), so nothing else can reach the value.
         unsafe { slot.drop_value() };
-        true
     }
 
     /// A reclamation pass over every shard with one shared heavy barrier and one hazard
@@ -95,27 +121,44 @@ impl<T: Send + Sync> HandleTable<T> {
     /// panic resumes after every shard is done.
     pub(crate) fn reclaim_all(&self) -> usize {
         let mut panic = FirstPanic::default();
-        let pending = self.reclaim_all_into(&mut panic);
+        let pending = self.reclaim_into(&mut panic, None);
         panic.resume();
         pending
     }
 
-    /// [`reclaim_all`](Self::reclaim_all) for a pass nobody asked for (a background pass, or
-    /// one inside an unrelated caller's operation): a `Drop` panic is reported
-    /// ([`FirstPanic::report`]), never resumed.
+    /// [`reclaim_all`](Self::reclaim_all) for a pass nobody asked for (a background pass):
+    /// a `Drop` panic is reported ([`FirstPanic::report`]), never resumed.
     pub(crate) fn reclaim_all_reported(&self) -> usize {
         let mut panic = FirstPanic::default();
-        let pending = self.reclaim_all_into(&mut panic);
+        let pending = self.reclaim_into(&mut panic, None);
         panic.report();
         pending
     }
 
-    fn reclaim_all_into(&self, panic: &mut FirstPanic) -> usize {
+    /// The pass a caller runs when shard `due`'s retire list is full: that list, plus the
+    /// list of any other shard that has not changed since the previous pass looked at it
+    /// ([`Shard::take_if_idle`]), so entries ended by a thread that then went idle are dropped
+    /// by the next two passes of anyone else. The lists of busy shards are left to their own
+    /// threads: taking them would move their slots (and values) between cores on every pass.
+    /// A `Drop` panic is reported, never resumed into the unrelated caller.
+    pub(crate) fn reclaim_due_reported(&self, due: usize) -> usize {
+        let mut panic = FirstPanic::default();
+        let pending = self.reclaim_into(&mut panic, Some(due));
+        panic.report();
+        pending
+    }
+
+    /// A pass over every shard's list (`due == None`), or over shard `due`'s and the idle ones.
+    fn reclaim_into(&self, panic: &mut FirstPanic, due: Option<usize>) -> usize {
         let _in_flight = self.pass_in_flight();
         let mut lists = [0u64; SHARDS];
         let mut any = false;
         for (i, list) in lists.iter_mut().enumerate() {
-            *list = self.shard(i).take_retired();
+            let shard = self.shard(i);
+            *list = match due {
+                Some(d) if d != i => shard.take_if_idle(),
+                _ => shard.take_retired(),
+            };
             any |= *list != 0;
         }
         if !any {

@@ -54,6 +54,8 @@ struct Meta {
     exhausted: AtomicU64,
     /// Entries the last reclamation pass had to keep (still borrowed).
     kept: AtomicU64,
+    /// The retire-list head a pass last saw and left in place (see `take_if_idle`).
+    seen: AtomicU64,
 }
 
 #[repr(align(128))]
@@ -73,6 +75,7 @@ impl<T> Shard<T> {
                     live: AtomicU64::new(0),
                     exhausted: AtomicU64::new(0),
                     kept: AtomicU64::new(0),
+                    seen: AtomicU64::new(0),
                 },
                 #[cfg(not(handles_loom))]
                 pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
@@ -234,6 +237,27 @@ impl<T> Shard<T> {
         }
         // Acquire pairs with `push_retired`'s Release.
         self.meta.retired.swap(0, Ordering::Acquire) & LINK
+    }
+
+    /// Takes the whole retire list if it is unchanged since the last pass that called this
+    /// (the same head word: no entry pushed, none taken); otherwise notes the head and takes
+    /// nothing. So a shard whose thread keeps ending entries is left to that thread's own
+    /// passes, and a shard whose thread went idle is emptied by the second pass of anyone
+    /// else. Returns the first index + 1 (0 when nothing was taken).
+    ///
+    /// The head packs the first index and the count, so an unchanged word is almost always an
+    /// unchanged list; a list that was taken and refilled to the same count with the same first
+    /// slot is taken one pass early, which is harmless.
+    pub(crate) fn take_if_idle(&self) -> u64 {
+        let head = self.meta.retired.load(Ordering::Relaxed);
+        if head == 0 {
+            return 0;
+        }
+        if self.meta.seen.load(Ordering::Relaxed) == head {
+            return self.take_retired();
+        }
+        self.meta.seen.store(head, Ordering::Relaxed);
+        0
     }
 
     /// Entries on the retire list.

@@ -501,18 +501,26 @@ impl<T: Send + Sync> HandleTable<T> {
             {
                 Ok(_) => {
                     if last {
-                        #[cfg(feature = "debug-backtrace")]
-                        self.traces.ended(handle, true);
-                        if state & LIVE != 0 {
-                            self.shards[handle.shard()].add_live(-1);
-                        }
-                        self.retire(handle.shard(), handle.index(), slot, new, may_reclaim);
+                        self.end_released(handle, slot, state, new, may_reclaim);
                     }
                     return Ok(last);
                 }
                 Err(current) => state = current,
             }
         }
+    }
+
+    /// The end of an entry by its last `release` (from state `old` to the ENDED word `new`):
+    /// out of line, so the fast path of a release that is not the last saves no registers for
+    /// it.
+    #[inline(never)]
+    fn end_released(&self, handle: Handle, slot: &Slot<T>, old: u64, new: u64, may_reclaim: bool) {
+        #[cfg(feature = "debug-backtrace")]
+        self.traces.ended(handle, true);
+        if old & LIVE != 0 {
+            self.shards[handle.shard()].add_live(-1);
+        }
+        self.retire(handle.shard(), handle.index(), slot, new, may_reclaim);
     }
 
     /// Revokes the handle: it is stale for new lookups and retains at once, and the owner's
