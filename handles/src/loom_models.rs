@@ -769,6 +769,9 @@ fn shared_barrier_covers_every_caller() {
 /// registered, while a second thread registers and looks the handle up. Either the revoker sees
 /// the other thread's claim (and retires the entry for a pass), or the reader's validation sees
 /// the entry ended; the value is never read while or after it is dropped, and dropped once.
+/// The reader also gives its record back when it returns (as every model thread does), so a
+/// revoke that runs after that sees the count drop back to one: the Release decrement in
+/// `release` pairs with the Acquire load in `alone`, ordering the read before the drop.
 #[test]
 fn prompt_drop_vs_a_thread_registering() {
     model(|| {

@@ -1,10 +1,20 @@
 //! Page geometry and page memory. Pages never move and are freed only with their table.
 //!
-//! A shard's slot indices are split into pages of doubling size: page 0 holds indices
-//! `[0, 256)`, page `p >= 1` holds `[256 << (p-1), 256 << p)`. So `page_of(i)` is a shift, an
-//! OR and a bit scan, growth allocates a new page and never copies, and a table with a handful
-//! of entries costs one 256-slot page per shard it uses. 15 pages cover a shard, which keeps a
-//! shard at 256 bytes (a power of two, so shard selection is a shift and a mask).
+//! A shard's slot indices are split into pages that grow geometrically, four pages per
+//! doubling: pages 0-3 hold 512 slots each, pages 4-7 1,024 each, pages 8-11 2,048, and so on
+//! (the size classes of jemalloc, applied to a slot array). So once a shard has 16,384 slots,
+//! each new page adds at most 2/7 of the slots it already has (tending to 1/4): right after
+//! growing, at most 2/9 of the shard's slots are unused (doubling pages left up to 1/2 unused
+//! at that moment), growth
+//! allocates a new page and never copies, and a table with a handful of entries costs one
+//! 512-slot page per shard it uses. 45 pages cover a shard, which keeps a shard at 512 bytes
+//! (a power of two, so shard selection is a shift and a mask).
+//!
+//! `page_of(i)` is the exponent and the top two bits below the leading one of `v = i + 2048`
+//! (2048 = 4 pages of 512, so the first four pages form an octave of their own), which is
+//! what converting `v` to `f64` computes: bits 62-50 of the double are `4 * (1023 + e) + m`
+//! for `v = 2^e * (1 + m/4 + ...)`. One add, one conversion, one move and one shift on the
+//! lookup path: `v < 2^23`, so the conversion is exact.
 //!
 //! Each shard stores, for page `p`, the page's base address minus `page_start(p)` slots (a
 //! "pre-offset" pointer, formed with wrapping arithmetic), so the slot for index `i` is simply
@@ -20,41 +30,75 @@
 use crate::handle::INDEX_BITS;
 use crate::slot::Slot;
 
-/// log2 of the first page's length (small under loom, to keep models tiny).
+/// log2 of the first pages' length (small under loom, to keep models tiny).
 #[cfg(not(handles_loom))]
-pub(crate) const PAGE0_SHIFT: u32 = 8;
+pub(crate) const PAGE0_SHIFT: u32 = 9;
 #[cfg(handles_loom)]
 pub(crate) const PAGE0_SHIFT: u32 = 1;
 
-/// Pages per shard: enough to cover `2^INDEX_BITS` indices.
-pub(crate) const PAGES: usize = (INDEX_BITS - PAGE0_SHIFT + 1) as usize;
+/// log2 of the pages per doubling of a shard's capacity.
+const SUB_SHIFT: u32 = 2;
 
-/// The page holding index `i`.
+/// Added to an index before its exponent is taken: the first `2^SUB_SHIFT` pages all have the
+/// first page's length.
+const OFFSET: u64 = 1 << (PAGE0_SHIFT + SUB_SHIFT);
+
+/// `page_of`'s value for `v`'s exponent `PAGE0_SHIFT + SUB_SHIFT` and top bits 0, in the
+/// units of `f64_page_bits`.
+const F64_BIAS: u64 = (1023 + (PAGE0_SHIFT + SUB_SHIFT) as u64) << SUB_SHIFT;
+
+/// Indices a shard can hold: the pages cover `[0, CAPACITY)` (`2^INDEX_BITS`; the last page
+/// is cut short to end there).
+pub(crate) const CAPACITY: u64 = 1 << INDEX_BITS;
+
+/// Pages per shard: enough to cover `CAPACITY` indices.
+pub(crate) const PAGES: usize = page_of_const(CAPACITY - 1) + 1;
+
+/// The exponent-and-top-bits of `v` (>= 1): `(1023 + e) << SUB_SHIFT | m` for
+/// `v = 2^e * (1 + m / 2^SUB_SHIFT + ...)`.
+#[inline(always)]
+fn f64_page_bits(v: u64) -> u64 {
+    // `v` < 2^23, so it converts exactly, and as a signed value the conversion is one
+    // instruction on x86_64 and aarch64.
+    (v as i64 as f64).to_bits() >> (52 - SUB_SHIFT)
+}
+
+/// The page holding index `i` (< `CAPACITY`).
 #[inline(always)]
 pub(crate) fn page_of(i: u64) -> usize {
-    // Page p >= 1 holds i with (i >> (PAGE0_SHIFT - 1)) in [2^p, 2^(p+1)); page 0 gives 0 or 1,
-    // and `| 1` makes both 1. The operand is never 0, so this is a single `bsr`.
-    ((i >> (PAGE0_SHIFT - 1)) | 1).ilog2() as usize
+    // Callers pass masked handle indices; the mask is free after theirs.
+    let i = i & (CAPACITY - 1);
+    let p = (f64_page_bits(i + OFFSET) - F64_BIAS) as usize;
+    // SAFETY: for every `i < CAPACITY` the float form equals `page_of_const(i)` (checked for
+    // all of them by `page_of_matches_the_integer_form`), which is at most
+    // `page_of_const(CAPACITY - 1) = PAGES - 1`. The hint spares lookups a bounds check the
+    // compiler cannot see through the conversion.
+    unsafe { core::hint::assert_unchecked(p < PAGES) };
+    p
+}
+
+/// `page_of` with integer operations, for constants and for checking `page_of`.
+const fn page_of_const(i: u64) -> usize {
+    let v = i + OFFSET;
+    let e = v.ilog2();
+    let m = (v >> (e - SUB_SHIFT)) & ((1 << SUB_SHIFT) - 1);
+    (((e - PAGE0_SHIFT - SUB_SHIFT) << SUB_SHIFT) as u64 + m) as usize
 }
 
 /// First index held by page `p`.
 #[inline]
 pub(crate) fn page_start(p: usize) -> u64 {
-    if p == 0 {
-        0
-    } else {
-        1 << (PAGE0_SHIFT as usize + p - 1)
-    }
+    let e = (p >> SUB_SHIFT) as u32 + PAGE0_SHIFT + SUB_SHIFT;
+    let m = (p & ((1 << SUB_SHIFT) - 1)) as u64;
+    (((1 << SUB_SHIFT) + m) << (e - SUB_SHIFT)) - OFFSET
 }
 
-/// Number of slots in page `p`.
+/// Number of slots in page `p` (the last page ends at `CAPACITY`).
 #[inline]
 pub(crate) fn page_len(p: usize) -> usize {
-    if p == 0 {
-        1 << PAGE0_SHIFT
-    } else {
-        1 << (PAGE0_SHIFT as usize + p - 1)
-    }
+    let e = (p >> SUB_SHIFT) as u32 + PAGE0_SHIFT + SUB_SHIFT;
+    let full = 1u64 << (e - SUB_SHIFT);
+    full.min(CAPACITY - page_start(p)) as usize
 }
 
 /// Allocates page `p`, every slot in the never-used state, and returns its pre-offset pointer
@@ -153,8 +197,31 @@ mod tests {
             }
             next += page_len(p) as u64;
         }
-        assert!(next >= 1 << INDEX_BITS);
-        assert_eq!(page_of((1 << INDEX_BITS) - 1), PAGES - 1);
+        assert_eq!(next, CAPACITY);
+        assert_eq!(page_of(CAPACITY - 1), PAGES - 1);
+    }
+
+    /// The float form agrees with the integer form on every index.
+    #[test]
+    #[cfg_attr(miri, ignore)] // 4 million indices
+    fn page_of_matches_the_integer_form() {
+        for i in 0..CAPACITY {
+            assert_eq!(page_of(i), page_of_const(i), "index {i}");
+        }
+    }
+
+    /// Once a shard has 16,384 slots, each page adds at most 2/7 of the slots before it, so
+    /// right after growing at most 2/9 of the slots are unused; the first pages add at most
+    /// as many as there are.
+    #[test]
+    fn growth_adds_at_most_two_sevenths() {
+        for p in 1..PAGES {
+            let (before, len) = (page_start(p), page_len(p) as u64);
+            assert!(len <= before, "page {p}");
+            if before >= 16_384 {
+                assert!(len * 7 <= before * 2, "page {p}: {len} after {before}");
+            }
+        }
     }
 
     #[test]

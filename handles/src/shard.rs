@@ -88,22 +88,36 @@ impl<T> Shard<T> {
     /// The slot for `index`, or `None` if its page was never allocated.
     #[inline(always)]
     pub(crate) fn slot(&self, index: u64) -> Option<&Slot<T>> {
-        let p = page::page_of(index);
-        // `page_of` of a 22-bit index is always < PAGES; the bounds check folds away.
-        // Acquire pairs with the Release CAS that installed the page, so its zeroed (or
-        // loom-constructed) slots are visible.
-        let pre = self.pages[p].load(Ordering::Acquire);
+        let pre = self.page_of_index(index);
         if pre.is_null() {
             return None;
         }
-        let slot = pre.wrapping_add(index as usize);
-        // SAFETY: the page is installed and never freed while `self` lives, and `index` lies
-        // in page `p`, so `pre + index` is inside the page (see `page::alloc`), hence not null.
-        // (The hint spares the caller a second null check on the wrapped pointer.)
-        unsafe {
-            core::hint::assert_unchecked(!slot.is_null());
-            Some(&*slot)
-        }
+        // SAFETY: `pre` is the non-null page pointer for `index`.
+        Some(unsafe { Self::slot_in(pre, index) })
+    }
+
+    /// The pre-offset pointer of the page holding `index` (null if that page was never
+    /// allocated). With [`Shard::slot_in`], for a caller that branches on the page pointer
+    /// itself: matching on `slot`'s `Option` would test the wrapped slot pointer for null a
+    /// second time.
+    #[inline(always)]
+    pub(crate) fn page_of_index(&self, index: u64) -> *mut Slot<T> {
+        // `page_of` is always < PAGES; the bounds check folds away. Acquire pairs with the
+        // Release CAS that installed the page, so its zeroed (or loom-constructed) slots are
+        // visible.
+        self.pages[page::page_of(index)].load(Ordering::Acquire)
+    }
+
+    /// The slot for `index` in its page.
+    ///
+    /// # Safety
+    /// `pre` is [`Shard::page_of_index`]`(index)` of this shard, and not null.
+    #[inline(always)]
+    pub(crate) unsafe fn slot_in<'a>(pre: *mut Slot<T>, index: u64) -> &'a Slot<T> {
+        // SAFETY: the page is installed and never freed while the shard lives (the caller
+        // borrows it for 'a), and `index` lies in page `p`, so `pre + index` is inside the page
+        // (see `page::alloc`).
+        unsafe { &*pre.wrapping_add(index as usize) }
     }
 
     /// Pops a free slot: its index and the slot.
@@ -162,7 +176,7 @@ impl<T> Shard<T> {
     pub(crate) fn take_unused(&self, grow: bool) -> Option<u64> {
         let mut index = self.meta.next_unused.load(Ordering::Relaxed);
         loop {
-            if index >= crate::handle::SHARD_CAPACITY {
+            if index >= page::CAPACITY {
                 return None;
             }
             let p = page::page_of(index);
@@ -324,9 +338,9 @@ impl<T> Shard<T> {
     }
 }
 
-// Shards are 256 bytes, so selecting one is a shift and a mask (see `page.rs`).
+// Shards are 512 bytes, so selecting one is a shift and a mask (see `page.rs`).
 #[cfg(not(handles_loom))]
-const _: () = assert!(core::mem::size_of::<Shard<u64>>() == 256);
+const _: () = assert!(core::mem::size_of::<Shard<u64>>() == 512);
 
 #[cfg(all(test, not(handles_loom)))]
 mod tests {

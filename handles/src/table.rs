@@ -259,9 +259,12 @@ impl<T: Send + Sync> HandleTable<T> {
     /// ```
     #[inline]
     pub fn with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
-        let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
+        let pre = self.shards[handle.shard()].page_of_index(handle.index());
+        if pre.is_null() {
             return Err(self.classify(handle, None));
-        };
+        }
+        // SAFETY: `pre` is the non-null page pointer for the index, of a shard of `self`.
+        let slot = unsafe { Shard::slot_in(pre, handle.index()) };
         let raw = handle.into_raw();
         let hazard = global::local_or_sentinel().first_hazard();
         // Taken: a nested lookup, an unregistered thread, or thread-local teardown.
@@ -1003,7 +1006,7 @@ impl<T: Send + Sync> HandleTable<T> {
         if let Some(index) = self.shards[home].take_unused(false) {
             return Some(with_slot(home, index));
         }
-        // A home shard that never had a slot gets its first page (256 slots: a per-thread
+        // A home shard that never had a slot gets its first page (512 slots: a per-thread
         // constant) rather than stealing. A thread that steals inserts into another shard and
         // its revokes retire there, so its home would never fill and it would keep competing
         // with that shard's owner for its free list (2-thread churn fell 4x that way).

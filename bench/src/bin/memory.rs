@@ -69,7 +69,7 @@ struct Row {
 }
 
 /// The worst bytes-per-handle ratio is tracked from this many handles on (below it, fixed
-/// costs such as an empty table's 16 KiB dominate any ratio).
+/// costs such as an empty table's 32 KiB dominate any ratio).
 const WORST_FROM: u64 = 65_536;
 
 fn measure<D: Design>(n: usize) -> Row {
