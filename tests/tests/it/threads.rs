@@ -483,21 +483,26 @@ fn guard_in_thread_local_outlives_exit_hook() {
     drops.assert_exactly(0..41);
 }
 
-/// Thread churn: 100,000 threads over the test, in waves of `WAVE` concurrent threads, each
-/// registering with the thread registry, inserting, looking up and removing.
+/// Thread churn: 100,000 threads over the test (`HANDLES_CHURN_THREADS` to change it; CI runs
+/// it once with 10^6), in waves of `WAVE` concurrent threads, each registering with the thread
+/// registry, inserting, looking up and removing.
 ///
 /// The same sizes in both profiles: 100,000 threads take about 4-5 s on 2 cores in the debug
 /// build (`cargo test`) and about 4 s with `cargo test --release` (thread creation dominates).
 #[test]
 fn thread_churn_keeps_records_and_memory_bounded() {
     test_support::not_alone();
-    const WAVES: usize = 1000;
     const WAVE: usize = 100;
+    let threads: usize = std::env::var("HANDLES_CHURN_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let waves = threads.div_ceil(WAVE);
     let table: HandleTable<Item> = HandleTable::new();
-    let drops = Drops::new(WAVES * WAVE);
+    let drops = Drops::new(waves * WAVE);
     let spawned = AtomicUsize::new(0);
     let mut peak_slots = 0;
-    for wave in 0..WAVES {
+    for wave in 0..waves {
         std::thread::scope(|s| {
             for k in 0..WAVE {
                 let (table, drops, spawned) = (&table, &drops, &spawned);
@@ -539,7 +544,7 @@ fn thread_churn_keeps_records_and_memory_bounded() {
             assert!(t.pages <= 64 * 12, "after wave {wave}: {t:?}");
         }
     }
-    assert_eq!(spawned.load(Ordering::Relaxed), WAVES * WAVE);
+    assert_eq!(spawned.load(Ordering::Relaxed), waves * WAVE);
     assert_eq!(table.len(), 0);
     assert_eq!(table.flush(), 0);
     drops.assert_all_once();
