@@ -1,5 +1,5 @@
-//! Links the system's GLib (glib-2.0, gobject-2.0) with the flags `pkg-config` gives.
-//! The FFI declarations are hand-written in `src/glib.rs`.
+//! Links the system's GLib (glib-2.0, gobject-2.0) and libuv with the flags `pkg-config` gives.
+//! The FFI declarations are hand-written in `src/glib.rs` and `src/uv.rs`.
 
 use std::process::Command;
 
@@ -9,6 +9,7 @@ fn main() {
     for (module, package) in [
         ("glib-2.0", "libglib2.0-dev"),
         ("gobject-2.0", "libglib2.0-dev"),
+        ("libuv", "libuv1-dev"),
     ] {
         let out = Command::new("pkg-config")
             .args(["--libs", module])

@@ -1,14 +1,15 @@
-//! GLib as a real client of [`handles::callback`]: hand-written declarations of the
-//! few C functions the tests call ([`glib`]; linked by `build.rs` with `pkg-config`),
-//! and what the test binaries share: running a scenario under every [`ReclaimPolicy`],
+//! GLib and libuv as real clients of [`handles::callback`]: hand-written declarations of the
+//! few C functions the tests call ([`glib`], [`uv`]; linked by `build.rs` with `pkg-config`),
+//! and what both test binaries share: running a scenario under every [`ReclaimPolicy`],
 //! counts from the environment, and checks made inside callbacks (which must not panic: a
 //! trampoline would catch the panic and the test would never see it).
 //!
-//! `tests/glib.rs` is a plain `main`. With `HANDLES_RECLAIM` unset, each
+//! `tests/glib.rs` and `tests/libuv.rs` are plain `main`s. With `HANDLES_RECLAIM` unset, each
 //! runs itself once per policy (`caller`, `background`, `explicit`) in a child process; with it
 //! set, it runs once under that policy (what `scripts/integrations.sh` does under valgrind).
 
 pub mod glib;
+pub mod uv;
 
 use handles::ReclaimPolicy;
 use handles::callback;
