@@ -35,18 +35,18 @@ step "GLib and libuv tests, each under HANDLES_RECLAIM=caller, background, expli
 
 step "under valgrind, once per policy (GLib: $VG_GLIB_ITEMS items, $VG_GLIB_EMITS emissions per thread; libuv: $VG_UV_ITEMS items)"
 # GLib's own suppressions (shipped by libglib2.0-dev) and the allocator settings GLib asks for
-# under valgrind; the repository's suppression of the reclaimer thread's TLS block. As for the
-# other Rust clients (scripts/c-tests.sh), only definite leaks count: glibc keeps the TLS
-# blocks of joined threads in its stack cache, which valgrind calls "possibly lost".
+# under valgrind; the repository's suppressions: the reclaimer thread's TLS block
+# (tests/c/valgrind.supp) and the TLS blocks of joined threads in glibc's stack cache
+# (integrations/valgrind.supp). Definite and possible leaks count.
 glib_supp="$(pkg-config --variable=prefix glib-2.0)/share/glib-2.0/valgrind/glib.supp"
-supps=(--suppressions=tests/c/valgrind.supp)
+supps=(--suppressions=tests/c/valgrind.supp --suppressions=integrations/valgrind.supp)
 if [ -f "$glib_supp" ]; then
   supps+=("--suppressions=$glib_supp")
 else
   echo "($glib_supp not found: running without GLib's suppressions)"
 fi
-VG=(valgrind -q --fair-sched=yes --leak-check=full --show-leak-kinds=definite
-    --errors-for-leak-kinds=definite --error-exitcode=1 "${supps[@]}")
+VG=(valgrind -q --fair-sched=yes --leak-check=full --show-leak-kinds=definite,possible
+    --errors-for-leak-kinds=definite,possible --error-exitcode=1 "${supps[@]}")
 bins=$(cd integrations && cargo test --release --no-run --message-format=json 2>/dev/null |
   sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
 glib=$(grep '/glib-' <<<"$bins")

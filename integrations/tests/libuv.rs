@@ -289,7 +289,7 @@ fn new_async(f: AsyncFn) -> *mut uv_async_t {
 
 /// The loop thread: sets up the loop, the control handle and the ports (their handles go to
 /// `ports`), runs the loop until every handle is closed, and closes it.
-fn run_loop(ports: std::sync::mpsc::Sender<Vec<Handle>>, port_drops: Drops) {
+fn run_loop(ports: Arc<Mutex<Option<Vec<Handle>>>>, port_drops: Drops) {
     LOOP_THREAD.store(thread_token(), SeqCst);
     // SAFETY: `uv_loop_size` has no preconditions.
     let event_loop: *mut uv_loop_t = alloc(unsafe { uv_loop_size() }).cast();
@@ -337,7 +337,7 @@ fn run_loop(ports: std::sync::mpsc::Sender<Vec<Handle>>, port_drops: Drops) {
             })
         })
         .collect();
-    ports.send(handles).expect("send the port handles");
+    *ports.lock().expect("port handles") = Some(handles);
     // SAFETY: the loop and its handles were set up on this thread.
     let rc = unsafe { uv_run(event_loop, UV_RUN_DEFAULT) };
     assert_eq!(rc, 0, "uv_run returned with live handles");
@@ -404,12 +404,18 @@ fn wake_ups_and_work(policy: ReclaimPolicy) {
     let port_drops = Drops::new(NPORTS);
     let outcomes = Arc::new(Outcomes::default());
 
-    let (tx, rx) = std::sync::mpsc::channel();
+    // (A mutex rather than a channel: std's channels keep a thread-local context that valgrind
+    // reports as possibly lost at exit.)
+    let handoff = Arc::new(Mutex::new(None));
     let runner = {
-        let port_drops = port_drops.clone();
-        std::thread::spawn(move || run_loop(tx, port_drops))
+        let (handoff, port_drops) = (handoff.clone(), port_drops.clone());
+        std::thread::spawn(move || run_loop(handoff, port_drops))
     };
-    let ports: Arc<Vec<Handle>> = Arc::new(rx.recv().expect("the port handles"));
+    wait_until("the loop thread's ports", LIMIT, || {
+        handoff.lock().expect("port handles").is_some()
+    });
+    let ports: Arc<Vec<Handle>> =
+        Arc::new(handoff.lock().expect("port handles").take().expect("ports"));
     let failed_sends = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let senders: Vec<_> = (0..SENDERS)
