@@ -5,6 +5,9 @@
 #   missing_packages TOOL[:PKG]...  the Debian packages (default: the tool's name) of the
 #                                   tools not on PATH, space-separated
 #   require TOOL[:PKG]...           exits, naming the apt-get command to run, when one is missing
+#   missing_pc_packages MODULE:PKG...  the Debian packages of the pkg-config modules (C
+#                                   libraries) that pkg-config does not find, space-separated
+#   require_pc MODULE:PKG...        exits, naming the apt-get command to run, when one is missing
 #   callgrind_ir PATTERN CMD...     instructions (Ir) CMD executes inside functions matching
 #                                   PATTERN (callgrind --toggle-collect); fails if none
 #   ir_per_op IR EMPTY N            (IR - EMPTY) / N with one decimal: IR of N operations, less
@@ -30,6 +33,27 @@ require() {
   done
   [ "$(id -u)" -eq 0 ] || sudo="sudo "
   echo "$0: needs ${tools[*]}, not found; install with: ${sudo}apt-get install -y $pkgs" >&2
+  exit 1
+}
+
+missing_pc_packages() {
+  local module pkgs=()
+  for module in "$@"; do
+    pkg-config --exists "${module%%:*}" 2>/dev/null || pkgs+=("${module#*:}")
+  done
+  echo "${pkgs[*]}" | tr ' ' '\n' | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+require_pc() {
+  local module modules=() pkgs sudo=
+  pkgs=$(missing_pc_packages "$@")
+  [ -z "$pkgs" ] && return 0
+  for module in "$@"; do
+    pkg-config --exists "${module%%:*}" 2>/dev/null || modules+=("${module%%:*}")
+  done
+  [ "$(id -u)" -eq 0 ] || sudo="sudo "
+  echo "$0: needs the C libraries ${modules[*]}, not found by pkg-config; install with:" \
+    "${sudo}apt-get install -y $pkgs" >&2
   exit 1
 }
 

@@ -95,7 +95,7 @@
 //! assert_eq!(f(user_data, 1), -1);
 //! ```
 
-use crate::{Error, Handle, HandleTable};
+use crate::{Error, Handle, HandleTable, ReclaimPolicy};
 use core::any::Any;
 use core::ffi::c_void;
 use core::fmt;
@@ -351,6 +351,26 @@ pub fn registered() -> usize {
 /// still wait for a call in flight. Call it before counting drops, and at shutdown.
 pub fn flush() -> usize {
     CALLBACKS.flush()
+}
+
+/// Sets when unregistered closures are dropped: the [`ReclaimPolicy`] of the registry's table
+/// (`Caller` until set, as for every Rust table). `Background` drops them on the background
+/// reclaimer thread, so no [`destroy_notify`], [`revoke`] or `Callback` drop ever runs another
+/// closure's `Drop` (for closures that take locks the C library holds around its callbacks);
+/// `Explicit` drops them only in [`flush`]. Takes effect for closures unregistered afterwards.
+///
+/// ```
+/// use handles::{ReclaimPolicy, callback};
+/// callback::set_reclaim_policy(ReclaimPolicy::Background);
+/// assert_eq!(callback::reclaim_policy(), ReclaimPolicy::Background);
+/// ```
+pub fn set_reclaim_policy(policy: ReclaimPolicy) {
+    CALLBACKS.set_reclaim_policy(policy);
+}
+
+/// The registry's [`ReclaimPolicy`] (see [`set_reclaim_policy`]).
+pub fn reclaim_policy() -> ReclaimPolicy {
+    CALLBACKS.reclaim_policy()
 }
 
 /// A registered closure of type `F`, owning its registration: dropping it unregisters the
