@@ -7,6 +7,8 @@ mod barrier;
 pub mod callback;
 mod diag;
 mod error;
+#[cfg(not(handles_loom))]
+pub mod ffi;
 mod global;
 mod guard;
 mod handle;
