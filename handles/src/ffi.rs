@@ -360,7 +360,7 @@ macro_rules! entry_points {
     (@op release, $table:expr, $h:ident) => { $crate::ffi::release($table, $h) };
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(handles_loom)))]
 mod tests {
     use super::*;
     use crate::HandleTable;

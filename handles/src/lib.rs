@@ -7,7 +7,6 @@ mod barrier;
 pub mod callback;
 mod diag;
 mod error;
-#[cfg(not(handles_loom))]
 pub mod ffi;
 mod global;
 mod guard;
