@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # C side of CI: builds libhdl (.so, .a) and its pkg-config file, checks include/hdl.h against
 # cbindgen, compiles the header as C99/C11/C++17, checks the layout of every header type against
-# Rust's (as C11 and C++17, with and without -fshort-enums), runs the C tests under ASan+UBSan
-# and then under valgrind, and builds the C example with pkg-config flags. Needs gcc, g++,
-# pkg-config, valgrind and cbindgen (the pinned version below); says how to install any missing.
+# Rust's (as C11 and C++17, with and without -fshort-enums), checks that typed handles
+# (include/hdl_typed.h) reject misuse at compile time, runs the C and C++ (include/hdl.hpp, as
+# C++17 and C++20) tests under ASan+UBSan and then under valgrind,
+# and builds the C example with pkg-config flags. Needs gcc, g++, pkg-config, valgrind,
+# cbindgen (the pinned version below); says how to install any missing.
 #   scripts/c-tests.sh               everything
 #   scripts/c-tests.sh --bless       regenerate include/hdl.h instead of failing on drift
 #   scripts/c-tests.sh --build-only  libraries + target/c/pkgconfig/hdl.pc only
@@ -62,12 +64,51 @@ g++ -std=c++17 $WARN -Iinclude -x c++ "$OUT/header_check.c" -x none target/relea
 "$OUT/bin/header_cxx17"
 echo "ok"
 
+step "hdl_typed.h as C99, C11, C++17; hdl.hpp as C++17, C++20 and without exceptions ($WARN)"
+printf '#include "hdl_typed.h"\nstruct w;\nHDL_DEFINE_HANDLE(w, 1u);\nint main(void) { w_handle h = {0}; return w_is_live(h); }\n' \
+  > "$OUT/typed_check.c"
+for std in c99 c11; do gcc -std=$std $WARN -Iinclude -fsyntax-only "$OUT/typed_check.c"; done
+g++ -std=c++17 $WARN -Iinclude -fsyntax-only -x c++ "$OUT/typed_check.c"
+printf '#include "hdl.hpp"\nstruct t {};\nint main() {\n  std::error_code ec;\n  auto o = hdl::owner<t, 7>::insert(nullptr, nullptr, ec);\n  return ec == HDL_STATUS_NULL_POINTER && !o ? 0 : 1;\n}\n' \
+  > "$OUT/hpp_check.cpp"
+for flags in "-std=c++17" "-std=c++20" "-std=c++17 -fno-exceptions"; do
+  # shellcheck disable=SC2086 # flags is a list
+  g++ $flags $WARN -Iinclude "$OUT/hpp_check.cpp" target/release/libhdl.a \
+    $(pkg-config --static --libs-only-l hdl | sed 's/-lhdl//') -o "$OUT/bin/hpp_check"
+  "$OUT/bin/hpp_check"
+done
+echo "ok"
+
+step "typed handles: misuse does not compile (tests/c/typed_misuse.c)"
+# The file compiles and runs without MISUSE, so each case below fails for its type error alone.
+gcc -std=c11 $WARN -Iinclude tests/c/typed_misuse.c target/release/libhdl.a \
+  $(pkg-config --static --libs-only-l hdl | sed 's/-lhdl//') -o "$OUT/bin/typed_misuse"
+"$OUT/bin/typed_misuse"
+for n in 1 2 3 4 5; do
+  if gcc -std=c11 $WARN -Iinclude -DMISUSE=$n -fsyntax-only tests/c/typed_misuse.c \
+      2>"$OUT/typed_misuse_$n.err"; then
+    echo "tests/c/typed_misuse.c compiled with MISUSE=$n: typed handles must reject it" >&2
+    exit 1
+  fi
+  if ! grep -q "incompatible" "$OUT/typed_misuse_$n.err"; then
+    echo "MISUSE=$n failed to compile, but not for a type mismatch:" >&2
+    cat "$OUT/typed_misuse_$n.err" >&2
+    exit 1
+  fi
+  echo "MISUSE=$n: $(grep -m1 error "$OUT/typed_misuse_$n.err" | sed 's/^[^ ]* //')"
+done
+
 step "test library (feature testing)"
 cargo build --release -p handles-capi --features testing --target-dir target/c-testing
 testlib="target/c-testing/release/libhdl.a $(pkg-config --static --libs-only-l hdl | sed 's/-lhdl//')"
 build() { # name extra-flags...
   local name=$1; shift
   gcc -std=c11 $WARN -g -Iinclude -pthread "$@" "tests/c/$name.c" $testlib -o "$OUT/bin/$name"
+}
+build_cxx() { # name std extra-flags...: tests/c/NAME.cpp as $OUT/bin/NAME_STD
+  local name=$1 std=$2; shift 2
+  g++ -std="$std" $WARN -g -Iinclude -pthread "$@" "tests/c/$name.cpp" $testlib \
+    -o "$OUT/bin/${name}_${std/++/xx}"
 }
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
@@ -99,21 +140,29 @@ for lang in c11 c++17; do
   done
 done
 
-step "C tests under ASan + UBSan"
-for t in test_api test_threads test_callbacks test_diag; do
+step "C and C++ tests under ASan + UBSan"
+for t in test_api test_threads test_callbacks test_diag test_typed; do
   build "$t" -O1 $SAN
   mv "$OUT/bin/$t" "$OUT/bin/${t}_asan"
 done
+for std in c++17 c++20; do
+  build_cxx test_cpp $std -O1 $SAN
+  "$OUT/bin/test_cpp_${std/++/xx}"
+done
+"$OUT/bin/test_typed_asan"
 "$OUT/bin/test_api_asan"
 "$OUT/bin/test_threads_asan" 200000 60
 "$OUT/bin/test_callbacks_asan" 200000
 "$OUT/bin/test_diag_asan"
 
-step "C tests under valgrind"
+step "C and C++ tests under valgrind"
 VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1 --suppressions=tests/c/valgrind.supp"
 build test_layout -O1 -fshort-enums -DHDL_TEST_SHORT_ENUMS
 mv "$OUT/bin/test_layout" "$OUT/bin/test_layout_short"
-for t in test_api test_threads test_callbacks test_diag test_layout; do build "$t" -O1; done
+for t in test_api test_threads test_callbacks test_diag test_layout test_typed; do build "$t" -O1; done
+build_cxx test_cpp c++17 -O1
+$VG "$OUT/bin/test_typed"
+$VG "$OUT/bin/test_cpp_cxx17"
 $VG "$OUT/bin/test_layout"
 $VG "$OUT/bin/test_layout_short"
 $VG "$OUT/bin/test_api"
