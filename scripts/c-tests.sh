@@ -4,8 +4,10 @@
 # Rust's (as C11 and C++17, with and without -fshort-enums), checks that typed handles
 # (include/hdl_typed.h) reject misuse at compile time, runs the C and C++ (include/hdl.hpp, as
 # C++17 and C++20) tests under ASan+UBSan and then under valgrind,
+# runs cbindgen over examples/rust-ffi (a Rust library written with handles::entry_points!) and
+# a C program against the header it generates,
 # and builds the C example with pkg-config flags. Needs gcc, g++, pkg-config, valgrind,
-# cbindgen (the pinned version below); says how to install any missing.
+# cbindgen (the pinned version below) and a nightly toolchain; says how to install any missing.
 #   scripts/c-tests.sh               everything
 #   scripts/c-tests.sh --bless       regenerate include/hdl.h instead of failing on drift
 #   scripts/c-tests.sh --build-only  libraries + target/c/pkgconfig/hdl.pc only
@@ -25,6 +27,12 @@ if [[ $mode != --build-only ]]; then
   if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
     echo "$0: needs cbindgen $CBINDGEN_VERSION, not found; install with:" \
       "cargo install cbindgen --version $CBINDGEN_VERSION --locked" >&2
+    exit 1
+  fi
+  # cbindgen's macro expansion (the entry_points! example) runs rustc -Zunpretty=expanded.
+  if ! cargo +nightly --version >/dev/null 2>&1; then
+    echo "$0: needs a nightly toolchain, not found; install with:" \
+      "rustup toolchain install nightly --profile minimal" >&2
     exit 1
   fi
 fi
@@ -181,6 +189,29 @@ clients=$(cargo test --release -p handles-tests --test it --no-run \
 for bin in $clients; do
   HANDLES_SQLITE_ROUNDS=1 HANDLES_SQLITE_ROWS=2000 $VG_RUST "$bin" --test-threads=1 -q sqlite:: pool::
 done
+
+step "cbindgen over a Rust library written with handles::entry_points! (examples/rust-ffi)"
+RUSTUP_TOOLCHAIN=nightly CARGO_EXPAND_TARGET_DIR="$PWD/target/rust-ffi-expand" \
+  cbindgen -q --config examples/rust-ffi/cbindgen.toml --crate widgets-ffi \
+  --output "$OUT/widgets_ffi.h" examples/rust-ffi
+for proto in 'uint64_t widget_new(uint32_t size);' \
+    'uint32_t widget_create(uint32_t size, uint64_t \*out_handle);' \
+    'uint32_t widget_free(uint64_t handle);' 'uint32_t widget_retain(uint64_t handle);' \
+    'uint32_t widget_release(uint64_t handle);' \
+    'uint32_t widget_size(uint64_t widget, uint32_t \*out);' 'size_t widget_count(void);'; do
+  if ! grep -qx "$proto" "$OUT/widgets_ffi.h"; then
+    echo "cbindgen's $OUT/widgets_ffi.h lacks the prototype: $proto" >&2
+    exit 1
+  fi
+done
+echo "the 7 prototypes are in $OUT/widgets_ffi.h"
+cargo build --release --manifest-path examples/rust-ffi/Cargo.toml --target-dir target/rust-ffi
+gcc -std=c11 $WARN -g -O1 $SAN -Iinclude -I"$OUT" tests/c/test_widgets_ffi.c \
+  target/rust-ffi/release/libwidgets_ffi.a $(pkg-config --static --libs-only-l hdl | sed 's/-lhdl//') \
+  -o "$OUT/bin/test_widgets_ffi_asan"
+"$OUT/bin/test_widgets_ffi_asan" 2>"$OUT/test_widgets_ffi.err" \
+  || { cat "$OUT/test_widgets_ffi.err" >&2; exit 1; }
+grep -q "widget_size panics for size 666" "$OUT/test_widgets_ffi.err" # the panic was caught
 
 step "call-cost bench (smoke run; quiet-machine figures need more iterations)"
 build bench_calls -O2
