@@ -164,6 +164,19 @@ impl From<Error> for HdlStatus {
     }
 }
 
+impl From<handles::ffi::NullPointer> for HdlStatus {
+    fn from(_: handles::ffi::NullPointer) -> HdlStatus {
+        HdlStatus::NullPointer
+    }
+}
+
+/// Rust libraries' own entry points (`handles::ffi`, `handles::entry_points!`) can return
+/// `hdl_status`, so their C users see the statuses of the C API.
+impl handles::ffi::Status for HdlStatus {
+    const OK: HdlStatus = HdlStatus::Ok;
+    const PANIC: HdlStatus = HdlStatus::Panic;
+}
+
 impl core::fmt::Display for HdlStatus {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.name().to_str().unwrap_or("HDL_STATUS_?"))

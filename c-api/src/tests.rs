@@ -164,3 +164,26 @@ fn c_callback_lifecycle() {
     assert_eq!(hdl_revoke(other.into_raw()), HdlStatus::Ok);
     flush();
 }
+
+#[test]
+fn u32_statuses_of_rust_entry_points_are_hdl_status_values() {
+    use handles::Error;
+    use handles::ffi::{NullPointer, Status};
+    let errors = [
+        Error::Null,
+        Error::Invalid,
+        Error::Stale,
+        Error::WrongTable,
+        Error::Busy,
+        Error::Full,
+    ];
+    for e in errors {
+        assert_eq!(u32::from(e), HdlStatus::from(e) as u32, "{e:?}");
+    }
+    assert_eq!(u32::from(NullPointer), HdlStatus::from(NullPointer) as u32);
+    assert_eq!(<u32 as Status>::OK, HdlStatus::OK as u32);
+    assert_eq!(<u32 as Status>::PANIC, HdlStatus::PANIC as u32);
+    assert_eq!(HdlStatus::OK, HdlStatus::Ok);
+    assert_eq!(HdlStatus::PANIC, HdlStatus::Panic);
+    assert_eq!(HdlStatus::from(NullPointer), HdlStatus::NullPointer);
+}

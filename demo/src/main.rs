@@ -14,7 +14,7 @@
 
 use core::ffi::{c_int, c_void};
 use handles::callback::{self, Callback};
-use handles::{Handle, HandleTable};
+use handles::{HandleTable, ffi};
 use hdl::HdlStatus;
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -44,42 +44,19 @@ impl Sensor {
 
 static SENSORS: HandleTable<Sensor> = HandleTable::new();
 
-/// `uint64_t sensor_new(uint32_t id)`: a new sensor's handle, or 0 if the table is full.
-#[unsafe(no_mangle)]
-pub extern "C" fn sensor_new(id: u32) -> u64 {
-    SENSORS
-        .try_insert(Sensor::new(id))
-        .map_or(0, Handle::into_raw)
+handles::entry_points! {
+    table: SENSORS, status: HdlStatus;
+    /// `uint64_t sensor_new(uint32_t id)`: a new sensor's handle, or 0 if the table is full.
+    new sensor_new(id: u32) = Sensor::new(id);
+    /// `hdl_status sensor_free(uint64_t sensor)`: revokes the handle.
+    revoke sensor_free;
 }
 
 /// `hdl_status sensor_read(uint64_t sensor, uint8_t out[32])`: copies the sensor's reading.
-///
-/// # Safety
-/// `out` must be valid for writing 32 bytes.
+/// A scoped lookup: no shared write, so every core can read at full speed.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sensor_read(sensor: u64, out: *mut u8) -> HdlStatus {
-    let Some(h) = Handle::from_raw(sensor) else {
-        return HdlStatus::NullHandle;
-    };
-    // A scoped lookup: no shared write, so every core can read at full speed.
-    match SENSORS.with(h, |s| {
-        // SAFETY: the caller promises `out` has room for 32 bytes; the source is the borrowed
-        // sensor, alive for this scope.
-        unsafe { core::ptr::copy_nonoverlapping(s.reading.as_ptr(), out, READING) }
-    }) {
-        Ok(()) => HdlStatus::Ok,
-        Err(e) => e.into(),
-    }
-}
-
-/// `hdl_status sensor_free(uint64_t sensor)`: revokes the handle.
-#[unsafe(no_mangle)]
-pub extern "C" fn sensor_free(sensor: u64) -> HdlStatus {
-    match Handle::from_raw(sensor).map(|h| SENSORS.revoke(h)) {
-        None => HdlStatus::NullHandle,
-        Some(Ok(())) => HdlStatus::Ok,
-        Some(Err(e)) => e.into(),
-    }
+pub extern "C" fn sensor_read(sensor: u64, out: Option<&mut [u8; READING]>) -> HdlStatus {
+    ffi::lookup_into(&SENSORS, sensor, out, |s| s.reading)
 }
 
 // ---- Baseline 1: raw pointers (the unchecked floor) --------------------------------------
@@ -215,9 +192,7 @@ fn main() -> ExitCode {
     // A Rust closure registered as a callback. C gets the trampoline, the handle as
     // user_data, and the destroy-notify; the closure looks the sensor up by handle in turn.
     let on_reading = Callback::new(|sensor: u64| -> i32 {
-        Handle::from_raw(sensor)
-            .and_then(|h| SENSORS.with(h, |s| s.id as i32).ok())
-            .unwrap_or(-1)
+        ffi::with(&SENSORS, sensor, |s| s.id as i32).unwrap_or(-1)
     });
     let config = DemoConfig {
         threads: threads as c_int,

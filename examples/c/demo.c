@@ -210,6 +210,9 @@ int demo_main(const struct demo_config *cfg) {
     s = sensor_read(0, buf);
     printf("   handle 0                               -> %s\n", hdl_status_name((int)s));
     EXPECT(s == HDL_STATUS_NULL_HANDLE, "0 rejected");
+    s = sensor_read(sensors[0], NULL);
+    printf("   NULL output buffer                     -> %s\n", hdl_status_name((int)s));
+    EXPECT(s == HDL_STATUS_NULL_POINTER, "NULL output rejected");
 
     struct c_config *conf = malloc(sizeof *conf);
     conf->verbosity = 2;

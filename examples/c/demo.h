@@ -9,7 +9,7 @@
 
 /* A Rust "sensor" object held by C through a handle (a typed Rust HandleTable). */
 uint64_t sensor_new(uint32_t id);                 /* 0 if the table is full */
-hdl_status sensor_read(uint64_t sensor, uint8_t out[DEMO_READING_SIZE]);
+hdl_status sensor_read(uint64_t sensor, uint8_t out[DEMO_READING_SIZE]); /* NULL out: NULL_POINTER */
 hdl_status sensor_free(uint64_t sensor);          /* revoke: later reads are STALE */
 
 /* The same object and work, held the two classic ways, for comparison. */

@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo run --release -p handles --example demo`
 
-use handles::{Handle, HandleTable};
+use handles::{HandleTable, ffi};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -28,74 +28,40 @@ impl Drop for Widget {
 
 static WIDGETS: HandleTable<Widget> = HandleTable::new();
 
-/// Status codes the C side sees.
-pub const OK: i32 = 0;
-/// The handle was 0.
-pub const ERR_NULL: i32 = -1;
-/// The handle is stale, forged, or from another table.
-pub const ERR_BAD_HANDLE: i32 = -2;
+/// Status codes the C side sees: the C API's `hdl_status` values.
+pub const OK: u32 = 0;
+/// The handle was 0 (`HDL_STATUS_NULL_HANDLE`).
+pub const ERR_NULL: u32 = 1;
 
-/// `uint64_t widget_new(uint32_t id)`: creates a widget; returns its handle.
-#[unsafe(no_mangle)]
-pub extern "C" fn widget_new(id: u32) -> u64 {
-    WIDGETS
-        .insert(Widget {
-            name: format!("widget-{id}"),
-            id,
-        })
-        .into_raw()
+handles::entry_points! {
+    table: WIDGETS, status: u32;
+    /// `uint64_t widget_new(uint32_t id)`: creates a widget; returns its handle (0 if full).
+    new widget_new(id: u32) = Widget { name: format!("widget-{id}"), id };
+    /// `uint32_t widget_free(uint64_t h)`: revokes the handle.
+    revoke widget_free;
 }
 
-/// `int widget_id(uint64_t h, uint32_t *out)`: a hot callback doing a scoped lookup.
-///
-/// # Safety
-/// `out` must be valid for a write of a `u32`.
+/// `uint32_t widget_id(uint64_t h, uint32_t *out)`: a hot callback doing a scoped lookup.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn widget_id(h: u64, out: *mut u32) -> i32 {
-    let Some(h) = Handle::from_raw(h) else {
-        return ERR_NULL;
-    };
-    match WIDGETS.with(h, |w| w.id) {
-        Ok(id) => {
-            // SAFETY: the caller promises `out` is writable.
-            unsafe { out.write(id) };
-            OK
-        }
-        Err(_) => ERR_BAD_HANDLE,
-    }
+pub extern "C" fn widget_id(h: u64, out: Option<&mut u32>) -> u32 {
+    ffi::lookup_into(&WIDGETS, h, out, |w| w.id)
 }
 
-/// `int widget_name_len(uint64_t h)`: length of the name, or an error code.
+/// `int widget_name_len(uint64_t h)`: length of the name, or -1.
 #[unsafe(no_mangle)]
 pub extern "C" fn widget_name_len(h: u64) -> i32 {
-    let Some(h) = Handle::from_raw(h) else {
-        return ERR_NULL;
-    };
-    WIDGETS
-        .with(h, |w| w.name.len() as i32)
-        .unwrap_or(ERR_BAD_HANDLE)
-}
-
-/// `int widget_free(uint64_t h)`: revokes the handle.
-#[unsafe(no_mangle)]
-pub extern "C" fn widget_free(h: u64) -> i32 {
-    let Some(h) = Handle::from_raw(h) else {
-        return ERR_NULL;
-    };
-    match WIDGETS.revoke(h) {
-        Ok(()) => OK,
-        Err(_) => ERR_BAD_HANDLE,
-    }
+    ffi::call_or(-1, || {
+        ffi::with(&WIDGETS, h, |w| w.name.len() as i32).unwrap_or(-1)
+    })
 }
 
 // ---- The "C" side ---------------------------------------------------------------------------
 
-fn describe(code: i32) -> &'static str {
+fn describe(code: u32) -> &'static str {
     match code {
         OK => "ok",
         ERR_NULL => "rejected: null handle",
-        ERR_BAD_HANDLE => "rejected: bad handle",
-        _ => "?",
+        _ => "rejected: bad handle",
     }
 }
 
@@ -123,8 +89,7 @@ fn main() {
                 let mut out = 0u32;
                 for i in 0..per_thread {
                     let h = handles[(i * 7 + t) & 1023];
-                    // SAFETY: `out` is a live local.
-                    let rc = unsafe { widget_id(black_box(h), &mut out) };
+                    let rc = widget_id(black_box(h), Some(&mut out));
                     assert_eq!(rc, OK);
                     sum += u64::from(out);
                 }
@@ -152,29 +117,29 @@ fn main() {
         describe(widget_free(victim))
     );
     println!(
-        "widget_name_len(stale)       -> {}",
-        describe(widget_name_len(victim))
+        "widget_id(stale)             -> {}",
+        describe(widget_id(victim, Some(&mut 0)))
     );
     println!(
         "widget_free(stale)           -> {}",
         describe(widget_free(victim))
     );
     println!(
-        "widget_name_len(0)           -> {}",
-        describe(widget_name_len(0))
+        "widget_id(0)                 -> {}",
+        describe(widget_id(0, Some(&mut 0)))
     );
     // Flipping index bits can land on another live handle (that is just a valid handle);
     // a forged value with a generation never issued is caught.
     let forged = handles[5] | (1 << 60);
     println!(
-        "widget_name_len(forged)      -> {}",
-        describe(widget_name_len(forged))
+        "widget_id(forged)            -> {}",
+        describe(widget_id(forged, Some(&mut 0)))
     );
     WIDGETS.flush(); // reclaim the freed widget now, so its slot is reused below
     let reused = widget_new(4242);
     println!(
         "slot reused: new handle {reused:#018x} (next generation) != old {victim:#018x}; old still {}",
-        describe(widget_name_len(victim))
+        describe(widget_id(victim, Some(&mut 0)))
     );
 
     for &h in &handles[1..] {

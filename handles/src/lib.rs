@@ -7,6 +7,7 @@ mod barrier;
 pub mod callback;
 mod diag;
 mod error;
+pub mod ffi;
 mod global;
 mod guard;
 mod handle;
