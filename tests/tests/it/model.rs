@@ -8,8 +8,9 @@
 //! Besides the contract, the model relies on the documented handle layout
 //! (`test_support::layout`), to forge handles that carry the table's own tag.
 
-use handles::{Error, Handle, HandleTable};
+use handles::{Error, Handle, HandleTable, ReclaimPolicy};
 use proptest::prelude::*;
+use std::sync::OnceLock;
 use test_support::{Drops, TableModel, Tracked, layout};
 
 #[derive(Clone, Debug)]
@@ -192,18 +193,70 @@ impl Model<'_> {
     }
 }
 
-fn run(ops: &[Op]) {
+/// The table a run uses: a fresh one either way. With the default policy it is dropped at the
+/// end, which drops what is still live; the other policies need a table that lives for the
+/// whole program, so that one is leaked (it keeps its tag, which bounds how many runs use one)
+/// and emptied at the end instead.
+enum Subject {
+    Fresh(HandleTable<Tracked>),
+    Static(&'static HandleTable<Tracked>),
+}
+
+impl Subject {
+    fn new(policy: ReclaimPolicy) -> Subject {
+        if policy == ReclaimPolicy::Caller {
+            return Subject::Fresh(HandleTable::new());
+        }
+        let table: &'static HandleTable<Tracked> = Box::leak(Box::new(HandleTable::new()));
+        table.set_reclaim_policy(policy);
+        Subject::Static(table)
+    }
+
+    fn table(&self) -> &HandleTable<Tracked> {
+        match self {
+            Subject::Fresh(table) => table,
+            Subject::Static(table) => table,
+        }
+    }
+
+    /// Ends every entry of `issued` still live or revoked-but-referenced, and drops what the
+    /// table holds, as dropping a table does.
+    fn finish(self, issued: &[Handle]) {
+        if let Subject::Static(table) = self {
+            for &h in issued {
+                // Drops the references the model still holds; the last one ends the entry.
+                while table.release(h) == Ok(false) {}
+            }
+            while table.flush() > 0 {
+                std::thread::yield_now();
+            }
+            assert!(table.is_empty());
+        }
+    }
+}
+
+const POLICIES: [ReclaimPolicy; 3] = [
+    ReclaimPolicy::Caller,
+    ReclaimPolicy::Background,
+    ReclaimPolicy::Explicit,
+];
+
+/// The deferred policies, where ended values wait for the background thread or for `flush`.
+const DEFERRED: [ReclaimPolicy; 2] = [ReclaimPolicy::Background, ReclaimPolicy::Explicit];
+
+fn run(ops: &[Op], policy: ReclaimPolicy) {
     let drops = Drops::new(ops.len() + 2);
-    let table = HandleTable::new();
+    let subject = Subject::new(policy);
+    let table = subject.table();
     let other = HandleTable::new();
     // Give both tables their tags now, so the model knows the main one.
     let first = table.insert(drops.value(0));
     let first_other = other.insert(drops.value(1));
     let tag = layout::fields(first.into_raw()).1;
     assert_ne!(tag, layout::fields(first_other.into_raw()).1);
-    let used = {
+    let (used, issued) = {
         let mut model = Model {
-            m: TableModel::new(&table, &drops),
+            m: TableModel::new(table, &drops),
             other: &other,
             drops: &drops,
             next_id: 2,
@@ -214,9 +267,9 @@ fn run(ops: &[Op]) {
             model.run(op);
         }
         model.m.finish();
-        model.next_id
+        (model.next_id, model.m.model.issued().to_vec())
     };
-    drop(table);
+    subject.finish(&issued);
     drop(other);
     drops.assert_exactly(0..used);
 }
@@ -231,7 +284,27 @@ proptest! {
     #[test]
     fn table_matches_model(ops in prop::collection::vec(op(), 1..160)) {
         test_support::not_alone();
-        run(&ops);
+        run(&ops, ReclaimPolicy::Caller);
+    }
+}
+
+proptest! {
+    // Each case leaks one table (and its tag): 2 x 64 cases stay far below the 1,022 tags.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        max_shrink_iters: 256,
+        ..ProptestConfig::default()
+    })]
+
+    /// The same model under the background and explicit policies: every value dropped exactly
+    /// when the model says, whichever thread drops it.
+    #[test]
+    fn table_matches_model_under_deferred_policies(
+        ops in prop::collection::vec(op(), 1..160),
+        policy in 0..2usize,
+    ) {
+        test_support::not_alone();
+        run(&ops, DEFERRED[policy]);
     }
 }
 
@@ -280,5 +353,7 @@ fn model_smoke() {
         Flush,
         Take(4),
     ];
-    run(&ops);
+    for policy in POLICIES {
+        run(&ops, policy);
+    }
 }
