@@ -34,11 +34,16 @@ step "machine"
   printf 'go\t%s\n' "$(go version 2>/dev/null || echo 'not installed')"
   printf 'load average at start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
   printf 'mode\t%s\n' "$( ((quick)) && echo quick || echo full)"
+  printf 'build\t%s\n' "timed binaries: profile bench-lto (release + lto = fat, codegen-units = 1); callgrind: release"
 } > "$R/machine.tsv"
 cat "$R/machine.tsv"
 
-step "build (release)"
+step "build (release; the timed binaries with LTO: profile bench-lto)"
 cargo build --release -p bench --bins --lib
+# Throughput, memory and latency are measured as a shipped binary is usually built: fat LTO,
+# one codegen unit (Cargo.toml's [profile.bench-lto]). Instruction counts stay on release.
+cargo build --profile bench-lto -p bench --bin scaling --bin memory --bin barriers --bin reclaim_latency
+L=target/bench-lto
 cargo build --release -p handles-capi --features testing --target-dir target/c-testing
 
 step "instructions per operation (callgrind)"
@@ -60,27 +65,29 @@ if ((!quick)); then
   target/release/criterion_tsv --criterion target/criterion --out "$R/criterion.tsv"
 fi
 
-step "thread scaling"
+step "thread scaling (designs round robin per cell, background load sampled per run)"
+write_threads=1,2,8,32,64
 if ((quick)); then
-  target/release/scaling --quick --out "$R/scaling.tsv"
+  $L/scaling --quick --write-threads "$write_threads" --out "$R/scaling.tsv"
 else
-  target/release/scaling --workloads churn,take-churn,read-1k,read-1m,read-10m,read-hot,mixed --out "$R/scaling.tsv"
+  $L/scaling --workloads churn,take-churn,read-1k,read-1m,read-10m,read-hot,mixed \
+    --write-threads "$write_threads" --out "$R/scaling.tsv"
 fi
 
 step "reclamation: heavy barriers per 10^6 ended entries, end and drop latency"
 if ((quick)); then
-  target/release/barriers 100000 1 2 8 | tee "$R/barriers.tsv"
-  target/release/reclaim_latency 100 20 | tee "$R/reclaim_latency.tsv"
+  $L/barriers 100000 1 2 8 | tee "$R/barriers.tsv"
+  $L/reclaim_latency 100 20 | tee "$R/reclaim_latency.tsv"
 else
-  target/release/barriers 2000000 1 2 8 32 64 | tee "$R/barriers.tsv"
-  target/release/reclaim_latency 1000 200 | tee "$R/reclaim_latency.tsv"
+  $L/barriers 2000000 1 2 8 32 64 | tee "$R/barriers.tsv"
+  $L/reclaim_latency 1000 200 | tee "$R/reclaim_latency.tsv"
 fi
 
 step "memory per live handle"
 if ((quick)); then
-  target/release/memory --sizes 100000 --out "$R/memory.tsv"
+  $L/memory --sizes 100000 --out "$R/memory.tsv"
 else
-  target/release/memory --out "$R/memory.tsv"
+  $L/memory --out "$R/memory.tsv"
 fi
 
 step "C-side call costs (pthreads)"

@@ -1,7 +1,5 @@
 //! Process CPU time and the machine's background load (Linux `/proc`, `getrusage`).
 
-use std::time::Duration;
-
 /// User + system CPU time of the whole process so far, in nanoseconds.
 pub fn process_cpu_ns() -> u64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -29,36 +27,31 @@ pub fn loadavg1() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// (busy, total) jiffies summed over all CPUs, from the first line of `/proc/stat`.
-fn stat_jiffies() -> Option<(u64, u64)> {
+/// Busy clock ticks summed over all CPUs (everything but idle and iowait), from the first line
+/// of `/proc/stat`. Only the first eight fields count: guest time is already in user time.
+fn busy_ticks() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/stat").ok()?;
     let fields: Vec<u64> = s
         .lines()
         .next()?
         .split_whitespace()
         .skip(1)
+        .take(8)
         .filter_map(|f| f.parse().ok())
         .collect();
     let total: u64 = fields.iter().sum();
     let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
-    Some((total - idle, total))
+    Some(total - idle)
 }
 
-/// Cores kept busy by the whole machine while this process sleeps for `window` (so: by other
-/// processes): sampled from `/proc/stat` before a cell. NaN when unavailable.
-pub fn background_busy_cores(window: Duration) -> f64 {
-    if window.is_zero() {
-        return f64::NAN;
+/// CPU seconds the whole machine has been busy since boot (all processes, this one included):
+/// the difference over a run less this process's CPU time is the load of other processes.
+/// Resolution one clock tick (10 ms per CPU with the usual 100 Hz). NaN when unavailable.
+pub fn machine_busy_s() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    match busy_ticks() {
+        Some(t) if hz > 0 => t as f64 / hz as f64,
+        _ => f64::NAN,
     }
-    let Some((b0, t0)) = stat_jiffies() else {
-        return f64::NAN;
-    };
-    std::thread::sleep(window);
-    let Some((b1, t1)) = stat_jiffies() else {
-        return f64::NAN;
-    };
-    if t1 == t0 {
-        return f64::NAN;
-    }
-    (b1 - b0) as f64 / (t1 - t0) as f64 * cores() as f64
 }

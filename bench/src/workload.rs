@@ -1,22 +1,31 @@
-//! The scaling workloads and the fixed-time cell runner.
+//! The scaling workloads and the runner of fixed-time cells, round robin across designs.
 //!
 //! - `churn`: each thread loops insert → 4 scoped lookups → remove of its own id (6 ops).
 //! - `take-churn`: the same with `take` (the value moved out) instead of `remove`.
 //! - `read-1k`, `read-1m`, `read-10m`: scoped lookups of uniformly random ids among P live ids
 //!   filled before the cell (P = 10^3, 10^6, 10^7).
 //! - `read-hot`: every thread looks up the same id.
-//! - `mixed`: 90% scoped lookups of random ids among 1,000 live shared ids, 5% inserts and 5%
+//! - `mixed`: 90% scoped lookups of random ids among 100,000 live shared ids, 5% inserts and 5%
 //!   removes of the thread's own ids (threads remove only their own ids, so the unchecked
 //!   `raw` design stays sound).
 //!
+//! Values ([`Workload::writes`]): the write workloads (churn, take-churn, mixed) store
+//! `Arc<u64>` in every design, each insert a clone of the worker's own `Arc` (made when the
+//! worker starts its run: one per thread, so no two threads share its reference count); the
+//! shared ids are filled with distinct `Arc`s, and a lookup reads the `u64` behind the `Arc`.
+//! The read workloads store `u64`.
+//!
 //! One op is one table operation. Threads run until the main thread raises a stop flag after
-//! the cell's duration; they check it every 64 ops.
+//! the run's duration; they check it every 64 ops. A cell's worker threads are spawned once
+//! ([`run_point`]) and run every repeat of every design, round robin (design A run 1, B run 1,
+//! …, A run 2, …), so a burst of background load hits all designs alike.
 
-use crate::designs::Design;
+use crate::designs::{Design, Value};
 use crate::sys;
 use std::hint::black_box;
-use std::sync::Barrier;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 /// A workload of the scaling binary.
@@ -34,8 +43,11 @@ pub enum Workload {
     Mixed,
 }
 
-/// Live shared ids for `mixed` (and the table `read-hot` and `churn` run on).
-pub const MIXED_LIVE: usize = 1000;
+/// Live shared ids for `mixed`.
+pub const MIXED_LIVE: usize = 100_000;
+
+/// Live ids in the table `churn`, `take-churn` and `read-hot` run on.
+pub const SMALL_LIVE: usize = 1000;
 
 impl Workload {
     /// All workloads, in table order.
@@ -81,30 +93,46 @@ impl Workload {
     pub fn prefill(self) -> usize {
         match self {
             Workload::ReadUniform(p) => p,
-            _ => MIXED_LIVE,
+            Workload::Mixed => MIXED_LIVE,
+            Workload::Churn | Workload::TakeChurn | Workload::ReadHot => SMALL_LIVE,
         }
+    }
+
+    /// Whether the workload inserts and ends entries (churn, take-churn, mixed): these store
+    /// `Arc<u64>` values; the read workloads store `u64`.
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Workload::Churn | Workload::TakeChurn | Workload::Mixed
+        )
     }
 }
 
-/// One measured cell.
+/// One measured cell: the best of its repeats, with the background load over all of them.
 #[derive(Clone, Debug)]
 pub struct Cell {
     /// Design name.
     pub design: String,
     /// Workload name.
     pub workload: String,
+    /// The value type every design stored (`u64` or `Arc<u64>`).
+    pub value: &'static str,
     /// Worker threads.
     pub threads: usize,
-    /// Operations done by all threads.
+    /// Operations done by all threads in the best run.
     pub ops: u64,
-    /// Wall time from the first worker's start to the last worker's stop, seconds.
+    /// Wall time of the best run, from the first worker's start to the last worker's stop, s.
     pub wall_s: f64,
-    /// Process CPU time (user + system) during the cell, seconds.
+    /// Process CPU time (user + system) during the best run, seconds.
     pub cpu_s: f64,
-    /// 1-minute load average before the cell.
+    /// 1-minute load average before the cell's first run.
     pub load1: f64,
-    /// Cores busy with other work just before the cell.
+    /// Cores other processes kept busy during the cell's runs: the highest of its repeats.
     pub background_cores: f64,
+    /// The same, the mean over the cell's repeats.
+    pub background_cores_mean: f64,
+    /// Runs of this cell (the best is kept).
+    pub repeats: usize,
 }
 
 impl Cell {
@@ -121,11 +149,11 @@ impl Cell {
         self.cpu_s * 1e9 / self.ops as f64
     }
     /// TSV header matching [`Cell::tsv`].
-    pub const TSV_HEADER: &'static str = "design\tworkload\tthreads\tops\twall_s\tmops\tns_per_op_thread\tcpu_ns_per_op\tload1\tbackground_cores";
+    pub const TSV_HEADER: &'static str = "design\tworkload\tthreads\tops\twall_s\tmops\tns_per_op_thread\tcpu_ns_per_op\tload1\tbackground_cores\tbackground_cores_mean\trepeats\tvalue";
     /// One TSV line.
     pub fn tsv(&self) -> String {
         format!(
-            "{}\t{}\t{}\t{}\t{:.4}\t{:.3}\t{:.3}\t{:.3}\t{:.2}\t{:.2}",
+            "{}\t{}\t{}\t{}\t{:.4}\t{:.3}\t{:.3}\t{:.3}\t{:.2}\t{:.2}\t{:.2}\t{}\t{}",
             self.design,
             self.workload,
             self.threads,
@@ -135,7 +163,10 @@ impl Cell {
             self.ns_per_op_thread(),
             self.cpu_ns_per_op(),
             self.load1,
-            self.background_cores
+            self.background_cores,
+            self.background_cores_mean,
+            self.repeats,
+            self.value
         )
     }
 }
@@ -163,17 +194,17 @@ impl Rng {
     }
 }
 
-/// Inserts `n` values and returns their ids (single thread).
-pub fn fill<D: Design>(table: &D, n: usize) -> Vec<u64> {
+/// Inserts `n` values (`V::make(0..n)`) and returns their ids (single thread).
+pub fn fill<V: Value, D: Design<V>>(table: &D, n: usize) -> Vec<u64> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n as u64 {
-        ids.push(table.insert(i));
+        ids.push(table.insert(V::make(i)));
     }
     ids
 }
 
 /// Removes every id in `ids` (each once).
-pub fn drain<D: Design>(table: &D, ids: &[u64]) {
+pub fn drain<V: Value, D: Design<V>>(table: &D, ids: &[u64]) {
     for &id in ids {
         // SAFETY: the caller passes ids it inserted and has not removed.
         unsafe { table.remove(id) };
@@ -183,23 +214,32 @@ pub fn drain<D: Design>(table: &D, ids: &[u64]) {
 const BATCH: u64 = 64;
 
 /// Runs one worker thread of `workload` until `stop`; returns its op count.
-fn worker<D: Design>(table: &D, shared: &[u64], w: Workload, seed: u64, stop: &AtomicBool) -> u64 {
+fn worker<V: Value, D: Design<V>>(
+    table: &D,
+    shared: &[u64],
+    w: Workload,
+    seed: u64,
+    stop: &AtomicBool,
+) -> u64 {
     let mut rng = Rng::new(seed);
     let mut ops = 0u64;
     let mut sum = 0u64;
+    // This thread's value: every insert stores a clone of it.
+    let mine = V::make(seed);
     match w {
         Workload::Churn | Workload::TakeChurn => {
             let take = w == Workload::TakeChurn;
             while !stop.load(Ordering::Relaxed) {
-                for i in 0..BATCH / 8 {
-                    let id = table.insert(i);
+                for _ in 0..BATCH / 8 {
+                    let id = table.insert(mine.clone());
                     for _ in 0..4 {
                         // SAFETY: `id` is this thread's own live id until the remove below.
-                        sum += unsafe { table.with(black_box(id), |v| *v) }.unwrap_or(1);
+                        sum += unsafe { table.with(black_box(id), V::read) }.unwrap_or(1);
                     }
                     if take {
                         // SAFETY: taken once, by its owner, with no lookup left.
-                        sum += unsafe { table.take(id) }.expect("take of an unborrowed entry");
+                        let v = unsafe { table.take(id) }.expect("take of an unborrowed entry");
+                        sum += v.read();
                     } else {
                         // SAFETY: removed once, by its owner.
                         unsafe { table.remove(id) };
@@ -218,7 +258,7 @@ fn worker<D: Design>(table: &D, shared: &[u64], w: Workload, seed: u64, stop: &A
                         shared[rng.below(shared.len())]
                     };
                     // SAFETY: shared ids stay live for the whole cell.
-                    sum += unsafe { table.with(black_box(id), |v| *v) }.unwrap_or(1);
+                    sum += unsafe { table.with(black_box(id), V::read) }.unwrap_or(1);
                 }
                 ops += BATCH;
             }
@@ -231,9 +271,9 @@ fn worker<D: Design>(table: &D, shared: &[u64], w: Workload, seed: u64, stop: &A
                     if r < 90 {
                         let id = shared[rng.below(shared.len())];
                         // SAFETY: shared ids stay live for the whole cell.
-                        sum += unsafe { table.with(black_box(id), |v| *v) }.unwrap_or(1);
+                        sum += unsafe { table.with(black_box(id), V::read) }.unwrap_or(1);
                     } else if r < 95 || own.is_empty() {
-                        own.push(table.insert(r));
+                        own.push(table.insert(mine.clone()));
                     } else {
                         let i = rng.below(own.len());
                         let id = own.swap_remove(i);
@@ -250,56 +290,183 @@ fn worker<D: Design>(table: &D, shared: &[u64], w: Workload, seed: u64, stop: &A
     ops
 }
 
-/// Runs one fixed-time cell of `workload` at `threads` threads on `table`, whose `shared` ids
-/// are live. `sample` is how long the background load is sampled before the cell.
-pub fn run_cell<D: Design>(
-    table: &D,
-    shared: &[u64],
+/// One design's table with its live shared ids, behind a trait object so that the runs of
+/// several designs (of different types) can be interleaved on the same worker threads.
+pub trait Subject: Sync {
+    /// The design's name.
+    fn name(&self) -> &'static str;
+    /// The value type the table stores.
+    fn value(&self) -> &'static str;
+    /// One worker thread's part of a run of `w`, until `stop`; returns its op count.
+    fn work(&self, w: Workload, thread: usize, stop: &AtomicBool) -> u64;
+}
+
+/// A design's table filled with `n` shared ids; drained when dropped.
+pub struct Prepared<V: Value, D: Design<V>> {
+    table: Box<D>,
+    ids: Vec<u64>,
+    _value: PhantomData<fn() -> V>,
+}
+
+impl<V: Value, D: Design<V>> Prepared<V, D> {
+    /// A new table of design `D` with `n` values `V::make(0..n)`.
+    pub fn new(n: usize) -> Self {
+        let table = Box::new(D::create());
+        let ids = fill(&*table, n);
+        Prepared {
+            table,
+            ids,
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<V: Value, D: Design<V>> Drop for Prepared<V, D> {
+    fn drop(&mut self) {
+        drain(&*self.table, &self.ids);
+    }
+}
+
+impl<V: Value, D: Design<V>> Subject for Prepared<V, D> {
+    fn name(&self) -> &'static str {
+        D::NAME
+    }
+    fn value(&self) -> &'static str {
+        value_name::<V>()
+    }
+    fn work(&self, w: Workload, thread: usize, stop: &AtomicBool) -> u64 {
+        worker(&*self.table, &self.ids, w, thread as u64 + 1, stop)
+    }
+}
+
+/// `u64` or `Arc<u64>`, for tables.
+pub fn value_name<V: Value>() -> &'static str {
+    if std::any::TypeId::of::<V>() == std::any::TypeId::of::<Arc<u64>>() {
+        "Arc<u64>"
+    } else {
+        "u64"
+    }
+}
+
+/// What one run measured.
+struct Run {
+    ops: u64,
+    wall_s: f64,
+    cpu_s: f64,
+    background_cores: f64,
+}
+
+/// Runs the cells of `workload` at `threads` threads for every subject: `threads` workers are
+/// spawned once and run `repeats` rounds, each round one run of `duration` per subject in
+/// order. Each run samples the cores other processes kept busy during it (machine busy time
+/// from `/proc/stat` less this process's CPU time). Returns one cell per subject, in order:
+/// its best run, and the highest and the mean background load over its runs.
+pub fn run_point(
+    subjects: &[&dyn Subject],
     workload: Workload,
     threads: usize,
     duration: Duration,
-    sample: Duration,
-) -> Cell {
+    repeats: usize,
+) -> Vec<Cell> {
+    assert!(threads > 0 && repeats > 0 && !subjects.is_empty());
     let load1 = sys::loadavg1();
-    let background_cores = sys::background_busy_cores(sample);
     let stop = AtomicBool::new(false);
-    let barrier = Barrier::new(threads + 1);
-    let (ops, wall_s, cpu_s) = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (stop, barrier) = (&stop, &barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    let ops = worker(table, shared, workload, t as u64 + 1, stop);
-                    (ops, start, Instant::now())
-                })
-            })
-            .collect();
-        let cpu0 = sys::process_cpu_ns();
-        barrier.wait();
-        std::thread::sleep(duration);
-        stop.store(true, Ordering::Relaxed);
-        let runs: Vec<(u64, Instant, Instant)> = workers
-            .into_iter()
-            .map(|w| w.join().expect("worker"))
-            .collect();
-        let cpu = (sys::process_cpu_ns() - cpu0) as f64 / 1e9;
-        // Wall time from the first worker's start to the last one's end, as the workers saw it
-        // (the main thread may be descheduled after the barrier on a busy machine).
-        let first = runs.iter().map(|r| r.1).min().expect("at least one thread");
-        let last = runs.iter().map(|r| r.2).max().expect("at least one thread");
-        let ops = runs.iter().map(|r| r.0).sum();
-        (ops, (last - first).as_secs_f64(), cpu)
+    // The subject the next run is for; `None` tells the workers to exit.
+    let job: Mutex<Option<usize>> = Mutex::new(None);
+    let ends: Mutex<Vec<(u64, Instant, Instant)>> = Mutex::new(Vec::with_capacity(threads));
+    let start = Barrier::new(threads + 1);
+    let done = Barrier::new(threads + 1);
+    let mut runs: Vec<Vec<Run>> = subjects.iter().map(|_| Vec::new()).collect();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (stop, job, ends, start, done) = (&stop, &job, &ends, &start, &done);
+            s.spawn(move || {
+                loop {
+                    start.wait();
+                    let Some(i) = *job.lock().unwrap_or_else(|e| e.into_inner()) else {
+                        return;
+                    };
+                    let t0 = Instant::now();
+                    let ops = subjects[i].work(workload, t, stop);
+                    let t1 = Instant::now();
+                    ends.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((ops, t0, t1));
+                    done.wait();
+                }
+            });
+        }
+        for _ in 0..repeats {
+            for (i, runs) in runs.iter_mut().enumerate() {
+                *job.lock().unwrap_or_else(|e| e.into_inner()) = Some(i);
+                stop.store(false, Ordering::Relaxed);
+                let busy0 = sys::machine_busy_s();
+                let cpu0 = sys::process_cpu_ns();
+                let w0 = Instant::now();
+                start.wait();
+                std::thread::sleep(duration);
+                stop.store(true, Ordering::Relaxed);
+                done.wait();
+                let window = w0.elapsed().as_secs_f64();
+                let cpu = (sys::process_cpu_ns() - cpu0) as f64 / 1e9;
+                let busy = sys::machine_busy_s() - busy0;
+                let mut ends = ends.lock().unwrap_or_else(|e| e.into_inner());
+                // Wall time from the first worker's start to the last one's end, as the workers
+                // saw it (the main thread may be descheduled after the barrier on a busy machine).
+                let first = ends.iter().map(|r| r.1).min().expect("at least one thread");
+                let last = ends.iter().map(|r| r.2).max().expect("at least one thread");
+                runs.push(Run {
+                    ops: ends.iter().map(|r| r.0).sum(),
+                    wall_s: (last - first).as_secs_f64(),
+                    cpu_s: cpu,
+                    background_cores: if busy.is_finite() {
+                        ((busy - cpu) / window).max(0.0)
+                    } else {
+                        f64::NAN
+                    },
+                });
+                ends.clear();
+            }
+        }
+        *job.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        start.wait();
     });
-    Cell {
-        design: D::NAME.into(),
-        workload: workload.name(),
-        threads,
-        ops,
-        wall_s,
-        cpu_s,
-        load1,
-        background_cores,
-    }
+    subjects
+        .iter()
+        .zip(runs)
+        .map(|(s, runs)| {
+            // NaN (unknown) if any run's sample is.
+            let bg_max = runs
+                .iter()
+                .map(|r| r.background_cores)
+                .fold(0.0, |a: f64, b| {
+                    if a.is_nan() || b.is_nan() {
+                        f64::NAN
+                    } else {
+                        a.max(b)
+                    }
+                });
+            let bg_mean = runs.iter().map(|r| r.background_cores).sum::<f64>() / runs.len() as f64;
+            let best = runs
+                .iter()
+                .max_by(|a, b| {
+                    let m = |r: &Run| r.ops as f64 / r.wall_s;
+                    m(a).total_cmp(&m(b))
+                })
+                .expect("at least one run");
+            Cell {
+                design: s.name().into(),
+                workload: workload.name(),
+                value: s.value(),
+                threads,
+                ops: best.ops,
+                wall_s: best.wall_s,
+                cpu_s: best.cpu_s,
+                load1,
+                background_cores: bg_max,
+                background_cores_mean: bg_mean,
+                repeats: runs.len(),
+            }
+        })
+        .collect()
 }

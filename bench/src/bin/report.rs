@@ -1,9 +1,12 @@
 //! Writes BENCHMARKS.md from the result files `scripts/benchmarks.sh` leaves in a results
 //! directory: machine.tsv, callgrind.tsv, criterion.tsv, scaling.tsv (+ scaling.svg),
-//! memory.tsv, c_calls.tsv, seed004.tsv and the hand-written notes in bench/notes.md.
+//! memory.tsv, c_calls.tsv, seed004.tsv, barriers.tsv, reclaim_latency.tsv and the
+//! hand-written texts bench/notes.md (notes on the verdicts) and bench/baselines.md (how each
+//! baseline is used, the values, the build, the method).
 //!
 //! ```text
 //! cargo run --release -p bench --bin report -- [--results DIR] [--out PATH] [--svg-link PATH]
+//!     [--notes bench/notes.md] [--baselines bench/baselines.md]
 //! ```
 //! Missing files leave their section saying so; every verdict is computed from the data.
 
@@ -98,10 +101,13 @@ fn verdict(target: &str, figure: String, met: Option<bool>) -> Verdict {
     }
 }
 
-/// Cores other jobs kept busy before the given scaling cell of handles, if 0.5 or more.
+/// Cores other jobs kept busy during the given scaling cell of handles (the most over its
+/// runs), if 0.5 or more.
 fn busy_note(s: &Tsv, w: &str, t: &str) -> Option<String> {
     let bg = s.num(&cell_key("handles", w, t), "background_cores")?;
-    (bg >= 0.5).then(|| format!("other jobs kept {bg:.1} cores busy before the {t}-thread cell"))
+    (bg >= 0.5).then(|| {
+        format!("other jobs kept up to {bg:.1} cores busy during the {t}-thread cell's runs")
+    })
 }
 
 const BASELINES: [&str; 6] = [
@@ -274,25 +280,29 @@ fn scaling_verdicts(s: &Tsv, v: &mut Vec<Verdict>) {
             None,
         ));
     }
-    // mixed ≥ 2× sharded-slab at 2 threads.
-    match (
-        mops("handles", "mixed", "2"),
-        mops("sharded-slab", "mixed", "2"),
-    ) {
-        (Some(h), Some(ss)) => {
-            let mut x = verdict(
-                "mixed: ≥ 2× sharded-slab at 2 threads",
-                format!("{h:.1} vs {ss:.1} Mops/s = {:.2}×", h / ss),
-                Some(h / ss >= 2.0),
-            );
-            x.busy = busy_note(s, "mixed", "2");
-            v.push(x);
+    // churn and mixed ≥ 2× sharded-slab at 2 threads (same values, interleaved runs).
+    for w in ["churn", "mixed"] {
+        let cpu = |d: &str| s.num(&cell_key(d, w, "2"), "cpu_ns_per_op");
+        match (mops("handles", w, "2"), mops("sharded-slab", w, "2")) {
+            (Some(h), Some(ss)) => {
+                let cpu_text = match (cpu("handles"), cpu("sharded-slab")) {
+                    (Some(a), Some(c)) => format!("; CPU ns/op {a:.1} vs {c:.1} = {:.2}×", c / a),
+                    _ => String::new(),
+                };
+                let mut x = verdict(
+                    &format!("{w}: ≥ 2× sharded-slab at 2 threads"),
+                    format!("{h:.1} vs {ss:.1} Mops/s = {:.2}×{cpu_text}", h / ss),
+                    Some(h / ss >= 2.0),
+                );
+                x.busy = busy_note(s, w, "2");
+                v.push(x);
+            }
+            _ => v.push(verdict(
+                &format!("{w} vs sharded-slab"),
+                "not measured".into(),
+                None,
+            )),
         }
-        _ => v.push(verdict(
-            "mixed vs sharded-slab",
-            "not measured".into(),
-            None,
-        )),
     }
     let ns = |d: &str| {
         s.num(
@@ -339,7 +349,12 @@ fn scaling_verdicts(s: &Tsv, v: &mut Vec<Verdict>) {
         .filter(|&t| t > 1)
         .min()
         .unwrap_or(2);
-    let over = threads.iter().copied().max().unwrap_or(0);
+    // 16 × cores where measured (the read workloads stop there; churn goes further).
+    let over = if threads.contains(&(16 * cores)) {
+        16 * cores
+    } else {
+        threads.iter().copied().max().unwrap_or(0)
+    };
     if over > cores {
         let mut parts = vec![];
         let mut worst = f64::INFINITY;
@@ -367,11 +382,101 @@ fn scaling_verdicts(s: &Tsv, v: &mut Vec<Verdict>) {
     }
 }
 
+/// Thread counts measured for workload `w`, in increasing order.
+fn workload_threads(s: &Tsv, w: &str) -> Vec<String> {
+    let (Some(wc), Some(tc)) = (s.col("workload"), s.col("threads")) else {
+        return vec![];
+    };
+    let mut t: Vec<usize> = s
+        .rows
+        .iter()
+        .filter(|r| r.get(wc).map(String::as_str) == Some(w))
+        .filter_map(|r| r.get(tc)?.parse().ok())
+        .collect();
+    t.sort_unstable();
+    t.dedup();
+    t.iter().map(usize::to_string).collect()
+}
+
+/// One workload's table: Mops/s per design and thread count with the cell's background load,
+/// the 1 → 2 thread ratio, CPU ns/op at 1 and 2 threads, and handles ÷ sharded-slab per thread
+/// count.
+fn scaling_table(s: &Tsv, w: &str, md: &mut String) {
+    let threads = workload_threads(s, w);
+    let value = s
+        .get(&[("workload", w)], "value")
+        .map_or(String::new(), |v| format!("values `{v}`; "));
+    let _ = writeln!(
+        md,
+        "### {w} ({value}Mops/s; in brackets the most cores other processes kept busy during one of the cell's runs)\n"
+    );
+    let _ = write!(md, "| design |");
+    for t in &threads {
+        let _ = write!(md, " {t} thr |");
+    }
+    md.push_str(" 1 → 2 | CPU ns/op at 1 / 2 thr |\n|---|");
+    for _ in &threads {
+        md.push_str("---:|");
+    }
+    md.push_str("---:|---:|\n");
+    let num = |d: &str, t: &str, col: &str| s.num(&cell_key(d, w, t), col);
+    for d in s.distinct("design") {
+        if threads.iter().all(|t| num(&d, t, "mops").is_none()) {
+            continue;
+        }
+        let _ = write!(md, "| {d} |");
+        for t in &threads {
+            match (num(&d, t, "mops"), num(&d, t, "background_cores")) {
+                (Some(m), Some(b)) => {
+                    let _ = write!(md, " {m:.1} [{b:.1}] |");
+                }
+                (Some(m), None) => {
+                    let _ = write!(md, " {m:.1} |");
+                }
+                _ => md.push_str(" — |"),
+            }
+        }
+        match (num(&d, "1", "mops"), num(&d, "2", "mops")) {
+            (Some(a), Some(b)) => {
+                let _ = write!(md, " {:.2}× |", b / a);
+            }
+            _ => md.push_str(" — |"),
+        }
+        let cpu = |t| num(&d, t, "cpu_ns_per_op").map_or("—".to_string(), |c| format!("{c:.1}"));
+        let _ = writeln!(md, " {} / {} |", cpu("1"), cpu("2"));
+    }
+    let ratios: Vec<Option<f64>> = threads
+        .iter()
+        .map(|t| Some(num("handles", t, "mops")? / num("sharded-slab", t, "mops")?))
+        .collect();
+    if ratios.iter().any(Option::is_some) {
+        md.push_str("| *handles ÷ sharded-slab* |");
+        for r in &ratios {
+            match r {
+                Some(r) => {
+                    let _ = write!(md, " {r:.2}× |");
+                }
+                None => md.push_str(" — |"),
+            }
+        }
+        let cpu = |t| match (
+            num("sharded-slab", t, "cpu_ns_per_op"),
+            num("handles", t, "cpu_ns_per_op"),
+        ) {
+            (Some(a), Some(b)) => format!("{:.2}×", a / b),
+            _ => "—".to_string(),
+        };
+        let _ = writeln!(md, " | CPU: {} / {} |", cpu("1"), cpu("2"));
+    }
+    md.push('\n');
+}
+
 fn main() {
     let mut results = "bench/results".to_string();
     let mut out = "BENCHMARKS.md".to_string();
     let mut svg_link = None;
     let mut notes = "bench/notes.md".to_string();
+    let mut baselines = "bench/baselines.md".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -380,6 +485,7 @@ fn main() {
             "--out" => out = v,
             "--svg-link" => svg_link = Some(v),
             "--notes" => notes = v,
+            "--baselines" => baselines = v,
             other => {
                 eprintln!("report: unknown option {other}");
                 std::process::exit(2);
@@ -555,6 +661,18 @@ fn main() {
         md.push_str(&n);
         md.push('\n');
     }
+    match std::fs::read_to_string(&baselines) {
+        Ok(b) => {
+            md.push_str(&b);
+            md.push('\n');
+        }
+        Err(_) => {
+            let _ = writeln!(
+                md,
+                "({baselines} missing: how each baseline is used is not stated)\n"
+            );
+        }
+    }
 
     // ---- machine, method, commands
     md.push_str("## Machine\n\n");
@@ -567,17 +685,24 @@ fn main() {
          Everything above and below comes from one run of `bash scripts/benchmarks.sh` \
          (`--quick` for a CI smoke run that writes to target/bench-quick/ instead). The designs are \
          in `bench/src/designs.rs`, each behind the `Design` trait (insert → u64 id, scoped lookup with \
-         a closure, counted lookup = retain + release, remove); its module doc says what each baseline \
-         does for each operation. Steps:\n\n\
+         a closure, counted lookup = retain + release, remove, take), every design storing the same value \
+         type; its module doc says what each baseline does for each operation. The timed binaries (scaling, \
+         memory, barriers, reclaim_latency) are built with the `bench-lto` profile (release with \
+         `lto = \"fat\"`, `codegen-units = 1`); the instruction counts with release. Steps:\n\n\
          1. `bash scripts/bench-callgrind.sh` — instructions per operation, one thread, callgrind \
          `--toggle-collect` on `#[inline(never)]` loops of 100,000 operations (`bench/src/bin/opcount/main.rs`), \
          the empty loop's cost subtracted. Lookups cycle over 1,024 live ids; insert runs in steady state.\n\
          2. `cargo bench -p bench --bench ops` — criterion, single-operation wall times (one thread).\n\
-         3. `cargo run --release -p bench --bin scaling -- --workloads churn,take-churn,read-1k,read-1m,read-10m,read-hot,mixed` — \
-         fixed-time cells at 1, 2 … cores threads and at 16× cores; each cell is the best of 3 runs of 400 ms \
-         (other jobs on the machine can only slow a run down). Per cell: Mops/s (all threads), \
-         wall ns per op as one thread sees it, process CPU ns per op (getrusage), the 1-minute load \
-         average and the cores other processes kept busy during 100 ms just before the cell (/proc/stat).\n\
+         3. `cargo run --profile bench-lto -p bench --bin scaling -- --workloads churn,take-churn,read-1k,read-1m,read-10m,read-hot,mixed \
+         --write-threads 1,2,8,32,64` — fixed-time cells: the read workloads at 1, 2 … cores threads and at \
+         16× cores, churn, take-churn and mixed at 1, 2, 8, 32 and 64 threads. Every design's table is filled \
+         first; then, per thread count, the worker threads are spawned once and run 3 rounds of one 400 ms \
+         run per design (round robin: a burst of other jobs' load hits every design alike); a cell is the \
+         best of its 3 runs (other jobs can only slow a run down). Per cell: Mops/s (all threads), wall ns \
+         per op as one thread sees it, process CPU ns per op (getrusage), the 1-minute load average, and the \
+         cores other processes kept busy *during* each run (machine busy time from /proc/stat, steal \
+         included, less this process's CPU time): the highest over the cell's runs in brackets, the mean \
+         in the TSV.\n\
          4. `cargo run --release -p bench --bin memory` — a counting global allocator; heap bytes per live \
          handle at 10^6 and 10^7 `u64` values, the peak during the fill, and the worst bytes/handle ratio \
          at any moment of the fill (from 65,536 handles on).\n\
@@ -622,53 +747,12 @@ fn main() {
     match &scaling {
         Some(s) => {
             let _ = writeln!(md, "![throughput vs threads]({svg_link})\n");
-            let threads = s.distinct("threads");
             for w in s.distinct("workload") {
-                let _ = writeln!(
-                    md,
-                    "### {w} (Mops/s; background cores busy before the cell in brackets)\n"
-                );
-                let _ = write!(md, "| design |");
-                for t in &threads {
-                    let _ = write!(md, " {t} thr |");
-                }
-                md.push_str(" 1 → 2 | CPU ns/op at 1 thr |\n|---|");
-                for _ in &threads {
-                    md.push_str("---:|");
-                }
-                md.push_str("---:|---:|\n");
-                for d in s.distinct("design") {
-                    let k = |t| cell_key(&d, &w, t);
-                    if s.get(&k("1"), "mops").is_none() && s.get(&k("2"), "mops").is_none() {
-                        continue;
-                    }
-                    let _ = write!(md, "| {d} |");
-                    for t in &threads {
-                        match (s.num(&k(t), "mops"), s.num(&k(t), "background_cores")) {
-                            (Some(m), Some(b)) => {
-                                let _ = write!(md, " {m:.1} [{b:.1}] |");
-                            }
-                            _ => md.push_str(" — |"),
-                        }
-                    }
-                    match (s.num(&k("1"), "mops"), s.num(&k("2"), "mops")) {
-                        (Some(a), Some(b)) => {
-                            let _ = write!(md, " {:.2}× |", b / a);
-                        }
-                        _ => md.push_str(" — |"),
-                    }
-                    match s.num(&k("1"), "cpu_ns_per_op") {
-                        Some(c) => {
-                            let _ = writeln!(md, " {c:.1} |");
-                        }
-                        None => md.push_str(" — |\n"),
-                    }
-                }
-                md.push('\n');
+                scaling_table(s, &w, &mut md);
             }
             let _ = writeln!(
                 md,
-                "Raw per-cell data (ns/op per thread, load average, ops): `{}`.\n",
+                "Raw per-cell data (ns/op per thread, load average, mean background load, ops): `{}`.\n",
                 path("scaling.tsv")
             );
         }
@@ -685,10 +769,8 @@ fn main() {
                  included), divided by the live handles. Overhead = total − the 8-byte value. `peak` is \
                  the highest live total during the fill divided by the final count; `worst` is the \
                  highest ratio of live bytes to handles inserted so far at any moment of the fill (from \
-                 65,536 on), which for growable tables is right after they grow. The map and slotmap \
-                 designs hold `Arc<u64>` values (24 B boxes, 16 B of it beyond the value) because that \
-                 is how they give out a counted reference; `raw` is one such box per handle and nothing \
-                 else.\n\n",
+                 65,536 on), which for growable tables is right after they grow. Every design stores \
+                 the `u64` inline; `raw` is one `Arc<u64>` box (24 B) per handle and nothing else.\n\n",
             );
         }
         None => md.push_str("(not run)\n\n"),

@@ -1,40 +1,52 @@
 //! Throughput against threads for every design and workload, in fixed-time cells.
 //!
 //! ```text
-//! cargo run --release -p bench --bin scaling -- [options]
+//! cargo run --profile bench-lto -p bench --bin scaling -- [options]
 //!   --designs a,b,...     designs (default: all; see bench::designs::ALL)
-//!   --workloads a,b,...   churn, read-1k, read-1m, read-10m, read-N, read-hot, mixed
+//!   --workloads a,b,...   churn, take-churn, read-1k, read-1m, read-10m, read-N, read-hot, mixed
 //!                         (default: all but read-10m; add it explicitly, its fill is slow)
 //!   --threads 1,2,32      thread counts (default: 1, 2, 4 ... max, then 16 x cores)
+//!   --write-threads LIST  thread counts for churn, take-churn and mixed (default: --threads)
 //!   --max-threads N       largest power-of-two point of the default list (default: cores)
 //!   --duration-ms N       length of one run of a cell (default 400)
 //!   --repeats N           runs per cell; the best is kept (default 3): on a shared machine
 //!                         other jobs only ever slow a run down
-//!   --sample-ms N         background-load sample before each cell (default 100)
 //!   --out PATH            TSV output (default bench/results/scaling.tsv)
 //!   --svg PATH            SVG plot (default: the TSV path with .svg)
-//!   --quick               smoke run: 1 run of 100 ms per cell, 20 ms samples, no read-1m
+//!   --values auto|u64|arc value type of every design: auto (default) stores Arc<u64> in
+//!                         churn, take-churn and mixed and u64 in the read workloads; u64 or
+//!                         arc store that type in every workload (to compare the two)
+//!   --quick               smoke run: 1 run of 100 ms per cell, no read-1m
 //!   --replot TSV          only redraw the SVG (to --svg, default TSV with .svg; --title T)
 //! ```
-//! Prints each cell as it finishes; writes the TSV and the SVG at the end.
+//! Every design's table of a workload is filled before its cells; then, per thread count, the
+//! worker threads are spawned once and run the repeats round robin across designs (A run 1,
+//! B run 1, ..., A run 2, ...), so a burst of background load hits every design alike. Each run
+//! samples the cores other processes kept busy during it; a cell reports the highest and the
+//! mean over its runs. Prints each thread count's cells as they finish; writes the TSV and the
+//! SVG at the end.
 
-use bench::designs::{ALL, Design};
-use bench::workload::{Cell, Workload, drain, fill, run_cell};
+use bench::designs::{ALL, Design, Value};
+use bench::workload::{Cell, Prepared, Subject, Workload, run_point};
 use bench::{plot, sys, with_design};
+use std::sync::Arc;
 use std::time::Duration;
 
-const HELP: &str = "scaling [--designs a,b] [--workloads churn,read-1k,read-1m,read-10m,read-N,read-hot,mixed]
-        [--threads 1,2,32] [--max-threads N] [--duration-ms 400] [--repeats 3] [--sample-ms 100]
-        [--out bench/results/scaling.tsv] [--svg PATH] [--quick] | --replot TSV [--svg PATH] [--title T]
+const HELP: &str = "scaling [--designs a,b] [--workloads churn,take-churn,read-1k,read-1m,read-10m,read-N,read-hot,mixed]
+        [--threads 1,2,32] [--write-threads 1,2,8,32,64] [--max-threads N] [--duration-ms 400]
+        [--repeats 3] [--values auto|u64|arc] [--out bench/results/scaling.tsv] [--svg PATH] [--quick]
+        | --replot TSV [--svg PATH] [--title T]
 designs: handles, raw, mutex-hashmap, rwlock-hashmap, big-old-map, dashmap, sharded-slab, mutex-slotmap";
 
 struct Options {
     designs: Vec<String>,
     workloads: Vec<Workload>,
     threads: Vec<usize>,
+    write_threads: Vec<usize>,
+    /// `Some(true)`: `Arc<u64>` everywhere; `Some(false)`: `u64` everywhere; `None`: by workload.
+    arc_values: Option<bool>,
     duration: Duration,
     repeats: usize,
-    sample: Duration,
     out: String,
     svg: Option<String>,
 }
@@ -43,6 +55,13 @@ fn list(v: &str) -> Vec<String> {
     v.split(',')
         .filter(|s| !s.is_empty())
         .map(str::to_string)
+        .collect()
+}
+
+fn counts(v: &str) -> Result<Vec<usize>, String> {
+    list(v)
+        .iter()
+        .map(|t| t.parse().map_err(|_| format!("bad thread count {t}")))
         .collect()
 }
 
@@ -57,7 +76,8 @@ fn options() -> Result<Options, String> {
     let mut max_threads = cores;
     let mut duration = Duration::from_millis(400);
     let mut repeats = 3;
-    let mut sample = Duration::from_millis(100);
+    let mut write_threads = None;
+    let mut arc_values = None;
     let mut out = "bench/results/scaling.tsv".to_string();
     let mut svg = None;
     let mut args = std::env::args().skip(1);
@@ -71,29 +91,27 @@ fn options() -> Result<Options, String> {
                     .map(|w| Workload::parse(w).ok_or(format!("unknown workload {w}")))
                     .collect::<Result<_, _>>()?
             }
-            "--threads" => {
-                threads = Some(
-                    list(&val()?)
-                        .iter()
-                        .map(|t| t.parse().map_err(|_| format!("bad thread count {t}")))
-                        .collect::<Result<Vec<usize>, _>>()?,
-                )
+            "--threads" => threads = Some(counts(&val()?)?),
+            "--write-threads" => write_threads = Some(counts(&val()?)?),
+            "--values" => {
+                arc_values = match val()?.as_str() {
+                    "auto" => None,
+                    "u64" => Some(false),
+                    "arc" => Some(true),
+                    v => return Err(format!("unknown --values {v}: auto, u64 or arc")),
+                }
             }
             "--max-threads" => max_threads = val()?.parse().map_err(|_| "bad --max-threads")?,
             "--duration-ms" => {
                 duration = Duration::from_millis(val()?.parse().map_err(|_| "bad --duration-ms")?)
             }
             "--repeats" => repeats = val()?.parse().map_err(|_| "bad --repeats")?,
-            "--sample-ms" => {
-                sample = Duration::from_millis(val()?.parse().map_err(|_| "bad --sample-ms")?)
-            }
             "--out" => out = val()?,
             "--svg" => svg = Some(val()?),
             "--replot" => return Err("--replot goes alone (with --svg)".into()),
             "--quick" => {
                 duration = Duration::from_millis(100);
                 repeats = 1;
-                sample = Duration::from_millis(20);
                 workloads.retain(|w| !matches!(w, Workload::ReadUniform(p) if *p > 1000));
             }
             "-h" | "--help" => {
@@ -123,47 +141,60 @@ fn options() -> Result<Options, String> {
     if repeats == 0 {
         return Err("--repeats must be at least 1".into());
     }
+    let write_threads = write_threads.unwrap_or_else(|| threads.clone());
+    if threads.contains(&0) || write_threads.contains(&0) {
+        return Err("thread counts must be at least 1".into());
+    }
     Ok(Options {
         designs,
         workloads,
         threads,
+        write_threads,
+        arc_values,
         duration,
         repeats,
-        sample,
         out,
         svg,
     })
 }
 
-/// All cells of one design: one table per prefill size, filled once and reused.
-fn run_design<D: Design>(o: &Options, cells: &mut Vec<Cell>) {
-    let mut sizes: Vec<usize> = o.workloads.iter().map(|w| w.prefill()).collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    for size in sizes {
-        let table = Box::new(D::create());
-        let t0 = std::time::Instant::now();
-        let ids = fill(&*table, size);
-        let fill_s = t0.elapsed().as_secs_f64();
-        if size > 1000 {
-            eprintln!("  [{}: filled {size} ids in {fill_s:.1} s]", D::NAME);
-        }
-        for &w in o.workloads.iter().filter(|w| w.prefill() == size) {
-            for &t in &o.threads {
-                let mut c = run_cell(&*table, &ids, w, t, o.duration, o.sample);
-                for _ in 1..o.repeats {
-                    let again = run_cell(&*table, &ids, w, t, o.duration, Duration::ZERO);
-                    if again.mops() > c.mops() {
-                        // Keep the load figures sampled before the first run.
-                        c = Cell {
-                            load1: c.load1,
-                            background_cores: c.background_cores,
-                            ..again
-                        };
-                    }
-                }
+/// A table of design `name` filled with `n` ids, storing `Arc<u64>` or `u64`.
+fn prepare(name: &str, n: usize, arc: bool) -> Box<dyn Subject> {
+    fn boxed<V: Value, D: Design<V>>(n: usize) -> Box<dyn Subject> {
+        Box::new(Prepared::<V, D>::new(n))
+    }
+    let table = if arc {
+        with_design!(name, Arc<u64>, D => boxed::<Arc<u64>, D>(n))
+    } else {
+        with_design!(name, u64, D => boxed::<u64, D>(n))
+    };
+    table.expect("checked name")
+}
+
+/// All cells of the workloads that share one prefill size and value type (`Arc<u64>` if `arc`):
+/// every design's table is filled first, then each thread count runs round robin across the
+/// designs.
+fn run_group(o: &Options, arc: bool, size: usize, workloads: &[Workload], cells: &mut Vec<Cell>) {
+    let t0 = std::time::Instant::now();
+    let subjects: Vec<Box<dyn Subject>> = o.designs.iter().map(|d| prepare(d, size, arc)).collect();
+    if size > 1000 {
+        eprintln!(
+            "  [{} designs: filled {size} ids each in {:.1} s]",
+            subjects.len(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    let refs: Vec<&dyn Subject> = subjects.iter().map(|s| &**s).collect();
+    for &w in workloads {
+        let threads = if w.writes() {
+            &o.write_threads
+        } else {
+            &o.threads
+        };
+        for &t in threads {
+            for c in run_point(&refs, w, t, o.duration, o.repeats) {
                 println!(
-                    "{:<15} {:<9} {:>4} thr {:>9.2} Mops/s {:>8.2} ns/op/thr {:>8.2} cpu-ns/op  load {:.2} bg {:.2} cores",
+                    "{:<15} {:<10} {:>4} thr {:>9.2} Mops/s {:>8.2} ns/op/thr {:>8.2} cpu-ns/op  load {:.2} bg max {:.2} mean {:.2} cores",
                     c.design,
                     c.workload,
                     c.threads,
@@ -171,13 +202,40 @@ fn run_design<D: Design>(o: &Options, cells: &mut Vec<Cell>) {
                     c.ns_per_op_thread(),
                     c.cpu_ns_per_op(),
                     c.load1,
-                    c.background_cores
+                    c.background_cores,
+                    c.background_cores_mean
                 );
                 cells.push(c);
             }
         }
-        drain(&*table, &ids);
     }
+}
+
+/// Runs every workload of `o`, grouped by prefill size and value type, and returns the cells
+/// in the order of `o.workloads`, then `o.designs`, then thread count.
+fn run_all(o: &Options) -> Vec<Cell> {
+    let arc = |w: &Workload| o.arc_values.unwrap_or(w.writes());
+    let mut groups: Vec<(bool, usize)> =
+        o.workloads.iter().map(|w| (arc(w), w.prefill())).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut cells = Vec::new();
+    for (arc_group, size) in groups {
+        let ws: Vec<Workload> = o
+            .workloads
+            .iter()
+            .copied()
+            .filter(|w| (arc(w), w.prefill()) == (arc_group, size))
+            .collect();
+        run_group(o, arc_group, size, &ws, &mut cells);
+    }
+    let pos = |c: &Cell| {
+        let w = o.workloads.iter().position(|w| w.name() == c.workload);
+        let d = o.designs.iter().position(|d| *d == c.design);
+        (w, d, c.threads)
+    };
+    cells.sort_by_key(pos);
+    cells
 }
 
 /// Redraws the SVG of a TSV written earlier (`--title` sets its title).
@@ -234,16 +292,14 @@ fn main() {
         }
     };
     println!(
-        "scaling: {} cores, threads {:?}, cells: best of {} runs of {} ms",
+        "scaling: {} cores, threads {:?} (churn, take-churn, mixed: {:?}), cells: best of {} runs of {} ms, round robin across designs",
         sys::cores(),
         o.threads,
+        o.write_threads,
         o.repeats,
         o.duration.as_millis()
     );
-    let mut cells = Vec::new();
-    for d in &o.designs {
-        with_design!(d.as_str(), D => run_design::<D>(&o, &mut cells)).expect("checked name");
-    }
+    let cells = run_all(&o);
     if let Some(dir) = std::path::Path::new(&o.out).parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -263,7 +319,7 @@ fn main() {
         .map(|c| (c.design.clone(), c.workload.clone(), c.threads, c.mops()))
         .collect();
     let title = format!(
-        "throughput vs threads ({} cores; each point the best of {} runs of {} ms)",
+        "throughput vs threads ({} cores; each point the best of {} interleaved runs of {} ms)",
         sys::cores(),
         o.repeats,
         o.duration.as_millis()
