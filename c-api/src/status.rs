@@ -63,6 +63,11 @@ macro_rules! status_names {
                 [$(HdlStatus::$variant),+];
 
             /// The enumerator's name as it appears in the C header, e.g. `"HDL_STATUS_STALE"`.
+            ///
+            /// ```
+            /// assert_eq!(hdl::HdlStatus::Stale.name(), c"HDL_STATUS_STALE");
+            /// ```
+            #[must_use]
             pub const fn name(self) -> &'static CStr {
                 match self {
                     $(HdlStatus::$variant => {
@@ -101,8 +106,32 @@ status_names!(
 );
 
 impl HdlStatus {
+    /// The status whose C value is `raw`, if there is one. Iterating
+    /// `(0..).map_while(HdlStatus::from_raw)` visits every status in numeric order.
+    ///
+    /// ```
+    /// use hdl::HdlStatus;
+    /// assert_eq!(HdlStatus::from_raw(4), Some(HdlStatus::Stale));
+    /// assert_eq!(HdlStatus::from_raw(u32::MAX), None);
+    /// assert!((0..).map_while(HdlStatus::from_raw).any(|s| s == HdlStatus::Busy));
+    /// ```
+    #[must_use]
+    pub const fn from_raw(raw: u32) -> Option<HdlStatus> {
+        let all = HdlStatus::ALL;
+        if (raw as usize) < all.len() {
+            Some(all[raw as usize])
+        } else {
+            None
+        }
+    }
+
     /// A short human-readable description, e.g. `"stale handle: its entry has ended"`; what
     /// `hdl_status_message` returns.
+    ///
+    /// ```
+    /// assert_eq!(hdl::HdlStatus::Busy.message().to_str().unwrap(), "the entry is in use (other references or borrows)");
+    /// ```
+    #[must_use]
     pub const fn message(self) -> &'static CStr {
         match self {
             HdlStatus::Ok => c"success",

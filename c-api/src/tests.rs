@@ -58,10 +58,8 @@ fn status_messages() {
 #[test]
 fn stats_size_field() {
     // SAFETY: NULL is allowed.
-    assert_eq!(
-        unsafe { hdl_stats(core::ptr::null_mut()) },
-        HdlStatus::NullPointer
-    );
+    let status = unsafe { hdl_stats(core::ptr::null_mut()) };
+    assert_eq!(status, HdlStatus::NullPointer);
     let mut s = HdlRegistryStats::default();
     // SAFETY: `s` is readable and writable (size 0: rejected before anything is written).
     assert_eq!(unsafe { hdl_stats(&mut s) }, HdlStatus::InvalidArgument);
@@ -99,10 +97,8 @@ fn stats_size_field() {
     for shard in 0..hdl_shard_count() {
         let (mut l, mut n) = (usize::MAX, usize::MAX);
         // SAFETY: valid out-pointers.
-        assert_eq!(
-            unsafe { hdl_shard_stats(shard, &mut l, &mut n) },
-            HdlStatus::Ok
-        );
+        let status = unsafe { hdl_shard_stats(shard, &mut l, &mut n) };
+        assert_eq!(status, HdlStatus::Ok);
         live += l;
         slots += n;
     }

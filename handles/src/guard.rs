@@ -35,6 +35,7 @@ pub(crate) enum Hold {
 /// let g = table.get(h).unwrap();
 /// assert_eq!(*g + 1, 11);
 /// ```
+#[must_use = "the guard is the borrow: dropping it at once reads nothing"]
 pub struct Guard<'a, T: Send + Sync> {
     slot: &'a Slot<T>,
     hold: Hold,

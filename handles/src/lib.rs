@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -50,5 +51,8 @@ impl TryFrom<u64> for Handle {
     }
 }
 
-/// Number of shards in every table: the length of [`HandleTable::shard_stats`].
+/// Number of shards in every table: the length of [`HandleTable::shard_stats`]. Plumbing for
+/// the C API crate (`hdl_shard_count`), hidden from the documentation and not part of the API:
+/// the shard count is a property of the layout that may change.
+#[doc(hidden)]
 pub const SHARDS: usize = handle::SHARDS;

@@ -246,7 +246,7 @@ fn page_growth_vs_lookup() {
             thread::spawn(move || {
                 // Pages hold 2 slots under loom: the third insert installs page 1.
                 let first = table.insert(Tracked::new(10, &drops));
-                table.insert(Tracked::new(11, &drops));
+                let _ = table.insert(Tracked::new(11, &drops));
                 let third = table.insert(Tracked::new(12, &drops));
                 assert_ne!(first.into_raw() >> 22 << 22, 0);
                 channel.store(third.into_raw(), Ordering::Relaxed);

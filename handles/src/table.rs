@@ -131,6 +131,7 @@ impl<T: Send + Sync> HandleTable<T> {
     crate::sync::const_fn! {
         /// An empty table. `const`, so it can initialise a `static`; it allocates nothing until
         /// the first insert.
+        #[must_use]
         pub fn new() -> HandleTable<T> {
             HandleTable::with_max_generation(MAX_GENERATION)
         }
@@ -142,6 +143,9 @@ impl<T: Send + Sync> HandleTable<T> {
         /// generations earlier tables with the same tag issued, leaves less room below the
         /// layout's maximum, 2^26 - 1). A small `max` exercises slot exhaustion in tests.
         ///
+        /// A test hook, hidden from the documentation and not part of the API: a program
+        /// gains nothing from exhausting slots early (`new` uses the layout's maximum).
+        ///
         /// ```
         /// let table = handles::HandleTable::with_max_generation(0);
         /// let a = table.insert(1);
@@ -151,6 +155,8 @@ impl<T: Send + Sync> HandleTable<T> {
         /// assert_ne!(a, b); // slot of `a` was exhausted, not reused
         /// assert_eq!(table.stats().exhausted_slots, 1);
         /// ```
+        #[doc(hidden)]
+        #[must_use]
         pub fn with_max_generation(max: u32) -> HandleTable<T> {
             HandleTable {
                 #[cfg(not(handles_loom))]
@@ -198,6 +204,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_ne!(a, b); // the same value gets different handles
     /// ```
     #[inline]
+    #[must_use = "the entry lives until its handle is revoked or released: without the handle it leaks until the table is dropped"]
     pub fn insert(&self, value: T) -> Handle {
         match self.try_insert(value) {
             Ok(handle) => handle,
@@ -212,6 +219,10 @@ impl<T: Send + Sync> HandleTable<T> {
     /// let h = table.try_insert(String::from("x")).expect("room");
     /// assert!(table.contains(h));
     /// ```
+    ///
+    /// # Errors
+    /// [`InsertError`] with [`Error::Full`] and the value: every slot is used (2^28), or on the
+    /// table's first insert no table tag is free (see [`Error::Full`]).
     #[inline]
     pub fn try_insert(&self, value: T) -> Result<Handle, InsertError<T>> {
         let Some(base) = self.tag() else {
@@ -257,6 +268,13 @@ impl<T: Send + Sync> HandleTable<T> {
     /// let sum = table.with(h, |v| v.iter().sum::<i32>());
     /// assert_eq!(sum, Ok(6));
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table); `f` is not called.
+    ///
+    /// # Panics
+    /// If `f` panics; the entry is unaffected and the borrow ends as the panic unwinds.
     #[inline]
     pub fn with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
@@ -304,7 +322,12 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(guard.as_str(), "abc"); // still readable
     /// drop(guard);                   // now the value may be dropped
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table).
     #[inline]
+    #[must_use = "the guard is the borrow: dropping it at once reads nothing"]
     pub fn get(&self, handle: Handle) -> Result<Guard<'_, T>, Error> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return Err(self.classify(handle, None));
@@ -385,6 +408,10 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(table.release(h), Ok(true));  // that was the last
     /// assert!(!table.contains(h));
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table), [`Error::Full`] (the reference count is at its maximum, 2^23 - 1).
     pub fn retain(&self, handle: Handle) -> Result<(), Error> {
         let slot = self.locate(handle)?;
         self.retain_slot(handle, slot)
@@ -404,6 +431,12 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(unsafe { &*ptr }, "kept");
     /// assert_eq!(table.release(h), Ok(true));
     /// ```
+    ///
+    /// # Errors
+    /// As [`HandleTable::retain`]; on an error no reference is taken and `f` is not called.
+    ///
+    /// # Panics
+    /// If `f` panics; the reference is released again before the panic propagates.
     pub fn retain_with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
         // The hazard, not the reference, protects `f`'s borrow: a reference count is safe API
         // (anyone holding the `Copy` handle may release it, even twice), so it cannot keep a
@@ -459,6 +492,13 @@ impl<T: Send + Sync> HandleTable<T> {
     ///
     /// If this call runs a reclamation pass and a value's `Drop` panics, the panic propagates
     /// after the release (and the rest of the pass) has completed.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table): a release after the last one (a double release) is `Stale`.
+    ///
+    /// # Panics
+    /// If a value's `Drop` panics in a reclamation pass this call runs (see above).
     pub fn release(&self, handle: Handle) -> Result<bool, Error> {
         self.release_then(handle, true)
     }
@@ -533,6 +573,13 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(table.revoke(h), Ok(()));
     /// assert_eq!(table.revoke(h), Err(handles::Error::Stale)); // deleting twice is an error
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table): revoking twice is `Stale`.
+    ///
+    /// # Panics
+    /// If a value's `Drop` panics while this call drops values (see above).
     pub fn revoke(&self, handle: Handle) -> Result<(), Error> {
         let raw = handle.into_raw();
         let slot = self.locate(handle)?;
@@ -581,6 +628,11 @@ impl<T: Send + Sync> HandleTable<T> {
     /// table.release(h).unwrap();
     /// assert_eq!(table.take(h).unwrap(), "mine");
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Busy`] (other references or borrows exist, or another take of the entry is
+    /// deciding), and [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table).
     pub fn take(&self, handle: Handle) -> Result<T, Error> {
         let raw = handle.into_raw();
         let slot = self.locate(handle)?;
@@ -693,6 +745,7 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// Whether the handle names a live entry of this table.
+    #[must_use]
     pub fn contains(&self, handle: Handle) -> bool {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return false;
@@ -703,12 +756,14 @@ impl<T: Send + Sync> HandleTable<T> {
 
     /// Number of live entries (inserted, not yet revoked, released to zero or taken). Exact
     /// when no other thread is changing the table.
+    #[must_use]
     pub fn len(&self) -> usize {
         let live: i64 = self.shards.iter().map(Shard::live).sum();
         live.max(0) as usize
     }
 
     /// Whether [`HandleTable::len`] is 0.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -721,6 +776,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// let h = table.insert(());
     /// assert_eq!(table.handles(), vec![h]);
     /// ```
+    #[must_use]
     pub fn handles(&self) -> Vec<Handle> {
         let mut out = Vec::new();
         for (shard_index, shard) in self.shards.iter().enumerate() {
@@ -735,6 +791,7 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// The table's [`ReclaimPolicy`] (`Caller` until set).
+    #[must_use]
     pub fn reclaim_policy(&self) -> ReclaimPolicy {
         ReclaimPolicy::from_usize(self.policy.load(Ordering::Relaxed))
     }
@@ -815,6 +872,10 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(table.flush(), 0);
     /// assert_eq!(DROPS.load(Ordering::SeqCst), 1);
     /// ```
+    ///
+    /// # Panics
+    /// If a value's `Drop` panics: the first such panic propagates once the pass is complete
+    /// (every other value is still dropped; later panics' payloads are dropped).
     pub fn flush(&self) -> usize {
         // One heavy barrier for every shard; a panicking `Drop` does not leave the remaining
         // shards unreclaimed (the first panic resumes at the end). Then wait for passes other
@@ -999,10 +1060,10 @@ impl<T: Send + Sync> HandleTable<T> {
         // constant) rather than stealing. A thread that steals inserts into another shard and
         // its revokes retire there, so its home would never fill and it would keep competing
         // with that shard's owner for its free list (2-thread churn fell 4x that way).
-        if self.shards[home].used() == 0 {
-            if let Some(index) = self.shards[home].take_unused(true) {
-                return Some(with_slot(home, index));
-            }
+        if self.shards[home].used() == 0
+            && let Some(index) = self.shards[home].take_unused(true)
+        {
+            return Some(with_slot(home, index));
         }
         let others = (1..SHARDS).map(|k| (home + k) % SHARDS);
         for s in others.clone() {
@@ -1072,7 +1133,15 @@ impl<T: Send + Sync> HandleTable<T> {
             _ if state & (ENDED | EXHAUSTED) != 0 => {
                 (Error::Stale, EndReason::from_code(slot::end_code(state)))
             }
-            _ => (Error::Stale, None),
+            // LIVE at the handle's generation: callers classify only states that failed their
+            // check, so this one was seen while it changed under them; stale, as before.
+            _ if state & LIVE != 0 => (Error::Stale, None),
+            // A state this classification does not know (a flag added to `occupied` above
+            // without an arm here): never a live entry, so not `Stale` by default.
+            _ => {
+                debug_assert!(false, "explain: unclassified slot state {state:#x}");
+                (Error::Invalid, None)
+            }
         }
     }
 }
