@@ -16,6 +16,9 @@
 //! out-pointers), `leak_report`, `registry` (the static table), `rust_api`, `ffi` (the core
 //! `hdl_*` functions), `callback`, `diag` (diagnostics; it only reads the registry).
 
+// Every public fallible or panicking Rust function says how (checked by clippy in CI).
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
+
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("handles-capi needs 64-bit pointers (handles travel through `void *`)");
 

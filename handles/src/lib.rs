@@ -2,6 +2,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+// Every public fallible or panicking function says how (checked by clippy in CI).
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 mod barrier;
 #[cfg(not(handles_loom))]
