@@ -39,7 +39,7 @@ cat "$R/machine.tsv"
 
 step "build (release)"
 cargo build --release -p bench --bins --lib
-cargo build --release -p handles-capi --features testing --target-dir target/c-testing
+cargo build --release -p ffi-handles-capi --features testing --target-dir target/c-testing
 
 step "instructions per operation (callgrind)"
 if ((quick)); then

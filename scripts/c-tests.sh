@@ -29,11 +29,11 @@ fi
 start=$(date +%s)
 mkdir -p "$OUT/pkgconfig" "$OUT/bin"
 
-step "libraries (cargo build --release -p handles-capi)"
-cargo build --release -p handles-capi
-version=$(cargo pkgid -p handles-capi | sed 's/.*[@#]//')
+step "libraries (cargo build --release -p ffi-handles-capi)"
+cargo build --release -p ffi-handles-capi
+version=$(cargo pkgid -p ffi-handles-capi | sed 's/.*[@#]//')
 # Libs.private: the system libraries a Rust staticlib needs, as rustc prints them for an empty
-# one (handles and handles-capi link no native library of their own; scripts/install-tests.sh
+# one (handles and ffi-handles-capi link no native library of their own; scripts/install-tests.sh
 # checks that cargo-c's hdl.pc, derived from the real build, says the same).
 printf '' > "$OUT/empty.rs"
 native=$(rustc --crate-type staticlib --crate-name hdl_native_libs --print native-static-libs \
@@ -48,7 +48,7 @@ echo "pkg-config --cflags --libs hdl: $(pkg-config --cflags --libs hdl)"
 [[ $mode == --build-only ]] && exit 0
 
 step "header drift (include/hdl.h and its copy in the crate, c-api/include/hdl.h, vs cbindgen $CBINDGEN_VERSION)"
-cbindgen -q --config c-api/cbindgen.toml --crate handles-capi --output "$OUT/hdl.h" c-api
+cbindgen -q --config c-api/cbindgen.toml --crate ffi-handles-capi --output "$OUT/hdl.h" c-api
 for header in include/hdl.h c-api/include/hdl.h; do
   if [[ $mode == --bless ]]; then
     cp "$OUT/hdl.h" "$header"
@@ -72,7 +72,7 @@ g++ -std=c++17 $WARN -Iinclude -x c++ "$OUT/header_check.c" -x none target/relea
 echo "ok"
 
 step "test library (feature testing)"
-cargo build --release -p handles-capi --features testing --target-dir target/c-testing
+cargo build --release -p ffi-handles-capi --features testing --target-dir target/c-testing
 testlib="target/c-testing/release/libhdl.a $(pkg-config --static --libs-only-l hdl | sed 's/-lhdl//')"
 build() { # name extra-flags...
   local name=$1; shift

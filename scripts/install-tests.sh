@@ -63,7 +63,7 @@ find "$prefix" -type f -o -type l | sed "s|^$prefix/||" | sort
 step "installed files"
 cmp include/hdl.h "$prefix/include/hdl.h"
 echo "include/hdl.h: the checked-in header, byte for byte"
-version=$(cargo pkgid -p handles-capi | sed 's/.*[@#]//')
+version=$(cargo pkgid -p ffi-handles-capi | sed 's/.*[@#]//')
 soname=libhdl.so.${version%.*}
 so=$lib/libhdl.so.$version
 # (grep reads whole outputs here, not -q on a pipe: an early exit would fail the pipe.)

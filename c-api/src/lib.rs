@@ -20,7 +20,7 @@
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 #[cfg(not(target_pointer_width = "64"))]
-compile_error!("handles-capi needs 64-bit pointers (handles travel through `void *`)");
+compile_error!("ffi-handles-capi needs 64-bit pointers (handles travel through `void *`)");
 
 // Under loom only the models use the guard (the registry static is not compiled).
 #[cfg_attr(all(handles_loom, not(test)), allow(dead_code))]

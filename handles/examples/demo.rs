@@ -3,9 +3,9 @@
 //! creates widgets, shares their handles with several threads that call the entry points
 //! millions of times, then shows what happens to stale, forged and double-freed handles.
 //!
-//! Run: `cargo run --release -p handles --example demo`
+//! Run: `cargo run --release -p ffi-handles --example demo`
 
-use handles::{Handle, HandleTable};
+use ffi_handles::{Handle, HandleTable};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -189,8 +189,8 @@ fn main() {
     );
     println!(
         "thread records: {} (recycled as threads exit); fence-free lookups: {}",
-        handles::thread_stats().records,
-        handles::thread_stats().asymmetric_barrier
+        ffi_handles::thread_stats().records,
+        ffi_handles::thread_stats().asymmetric_barrier
     );
 }
 

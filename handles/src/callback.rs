@@ -30,7 +30,7 @@
 //!
 //! ```
 //! use core::ffi::c_void;
-//! use handles::callback::{self, Callback};
+//! use ffi_handles::callback::{self, Callback};
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //! use std::sync::Arc;
 //!
@@ -59,14 +59,14 @@
 //! cb.revoke().unwrap();
 //! task(late);
 //! assert_eq!(hits.load(Ordering::Relaxed), 4);
-//! assert_eq!(callback::last_error(), Some(callback::CallError::Handle(handles::Error::Stale)));
+//! assert_eq!(callback::last_error(), Some(callback::CallError::Handle(ffi_handles::Error::Stale)));
 //! ```
 //!
 //! # A C API with a destroy-notify
 //!
 //! ```
 //! use core::ffi::{c_int, c_void};
-//! use handles::callback::{self, Callback};
+//! use ffi_handles::callback::{self, Callback};
 //!
 //! // `int register_filter(int (*f)(void *, int), void *user_data, void (*destroy)(void *))`:
 //! // the library keeps `user_data` until it calls `destroy(user_data)`, once.
@@ -112,7 +112,7 @@ static CALLBACKS: HandleTable<Erased> = HandleTable::new();
 /// Why a trampoline (or [`invoke`]) could not run its closure to completion.
 ///
 /// ```
-/// use handles::{Error, callback::{self, CallError, Callback}};
+/// use ffi_handles::{Error, callback::{self, CallError, Callback}};
 ///
 /// let cb = Callback::new(|| -> u8 { panic!("on purpose") });
 /// assert_eq!(callback::invoke(cb.user_data(), |f: &fn() -> u8| f()), Err(CallError::WrongType));
@@ -173,7 +173,7 @@ impl From<Error> for CallError {
 /// else (for example a specific status code):
 ///
 /// ```
-/// use handles::callback::{CallError, Callback, Fallback};
+/// use ffi_handles::callback::{CallError, Callback, Fallback};
 ///
 /// /// A C library's status: 0 = ok, 2 = "user callback failed".
 /// #[repr(transparent)]
@@ -192,7 +192,7 @@ pub trait Fallback {
     /// The value to return when the call failed with `error`.
     ///
     /// ```
-    /// use handles::callback::{CallError, Fallback};
+    /// use ffi_handles::callback::{CallError, Fallback};
     /// assert_eq!(<i32 as Fallback>::fallback(CallError::WrongType), -1);
     /// assert_eq!(<Option<u8> as Fallback>::fallback(CallError::Panicked), None);
     /// ```
@@ -260,11 +260,11 @@ thread_local! {
 /// (`callback::revoke(callback::current().unwrap())`). Nested callbacks see their own handle.
 ///
 /// ```
-/// use handles::callback::{self, Callback};
+/// use ffi_handles::callback::{self, Callback};
 ///
 /// let cb = Callback::new(|| callback::current());
 /// assert_eq!(callback::current(), None); // not inside a callback
-/// let f: extern "C" fn(*mut core::ffi::c_void) -> Option<handles::Handle> = cb.trampoline0();
+/// let f: extern "C" fn(*mut core::ffi::c_void) -> Option<ffi_handles::Handle> = cb.trampoline0();
 /// assert_eq!(f(cb.user_data()), Some(cb.handle()));
 /// ```
 #[must_use]
@@ -279,7 +279,7 @@ pub fn current() -> Option<Handle> {
 /// Successful calls do not clear it; use [`take_last_error`] to consume it.
 ///
 /// ```
-/// use handles::{Error, callback::{self, CallError, Callback}};
+/// use ffi_handles::{Error, callback::{self, CallError, Callback}};
 ///
 /// let cb = Callback::new(|x: i32| x + 1);
 /// let f: extern "C" fn(*mut core::ffi::c_void, i32) -> i32 = cb.trampoline1();
@@ -296,7 +296,7 @@ pub fn last_error() -> Option<CallError> {
 /// Returns [`last_error`] and clears it.
 ///
 /// ```
-/// use handles::callback::{self, Callback};
+/// use ffi_handles::callback::{self, Callback};
 ///
 /// let cb = Callback::new(|| 7u32);
 /// let f: extern "C" fn(*mut core::ffi::c_void) -> u32 = cb.trampoline0();
@@ -332,7 +332,7 @@ impl Drop for RestoreCurrent {
 ///
 /// ```
 /// use core::ffi::c_void;
-/// use handles::callback::{self, Callback, CallError};
+/// use ffi_handles::callback::{self, Callback, CallError};
 ///
 /// let cb = Callback::new(|a: i64, b: i64| a + b);
 /// fn shape<F: Fn(i64, i64) -> i64 + 'static>(_: &Callback<F>, user_data: *mut c_void) -> Result<i64, CallError> {
@@ -388,7 +388,7 @@ fn call<F: 'static, R: Fallback>(user_data: *const c_void, f: impl FnOnce(&F) ->
 /// `Drop`) are recorded in [`last_error`] and otherwise ignored: nothing unwinds into C.
 ///
 /// ```
-/// use handles::callback::{self, Callback};
+/// use ffi_handles::callback::{self, Callback};
 ///
 /// let cb = Callback::new(|| ());
 /// let h = cb.handle();
@@ -423,7 +423,7 @@ pub extern "C" fn destroy_notify(user_data: *mut c_void) {
 /// [`Error::Stale`] if already unregistered, and the other handle errors.
 ///
 /// ```
-/// use handles::callback::{self, Callback};
+/// use ffi_handles::callback::{self, Callback};
 ///
 /// let h = Callback::new(|| ()).into_handle();
 /// assert!(callback::is_registered(h));
@@ -438,11 +438,11 @@ pub fn revoke(handle: Handle) -> Result<(), Error> {
 /// Whether `handle` names a registered (not revoked) callback.
 ///
 /// ```
-/// let cb = handles::callback::Callback::new(|| ());
+/// let cb = ffi_handles::callback::Callback::new(|| ());
 /// let h = cb.handle();
-/// assert!(handles::callback::is_registered(h));
+/// assert!(ffi_handles::callback::is_registered(h));
 /// drop(cb);
-/// assert!(!handles::callback::is_registered(h));
+/// assert!(!ffi_handles::callback::is_registered(h));
 /// ```
 #[must_use]
 pub fn is_registered(handle: Handle) -> bool {
@@ -452,9 +452,9 @@ pub fn is_registered(handle: Handle) -> bool {
 /// Number of registered callbacks (revoked ones still referenced by C are not counted).
 ///
 /// ```
-/// let before = handles::callback::registered();
-/// let cb = handles::callback::Callback::new(|| ());
-/// assert!(handles::callback::registered() > before || before > 0); // other tests may run
+/// let before = ffi_handles::callback::registered();
+/// let cb = ffi_handles::callback::Callback::new(|| ());
+/// assert!(ffi_handles::callback::registered() > before || before > 0); // other tests may run
 /// drop(cb);
 /// ```
 #[must_use]
@@ -466,9 +466,9 @@ pub fn registered() -> usize {
 /// still wait for a call in flight. Call it before counting drops, and at shutdown.
 ///
 /// ```
-/// let cb = handles::callback::Callback::new(|| ());
+/// let cb = ffi_handles::callback::Callback::new(|| ());
 /// drop(cb);
-/// handles::callback::flush(); // the closure is dropped now (no call was in flight)
+/// ffi_handles::callback::flush(); // the closure is dropped now (no call was in flight)
 /// ```
 ///
 /// # Panics
@@ -481,7 +481,7 @@ pub fn flush() -> usize {
 /// closure (see [`Callback::revoke`]). `Callback` is `Send + Sync` and only a handle wide.
 ///
 /// ```
-/// use handles::callback::Callback;
+/// use ffi_handles::callback::Callback;
 ///
 /// let cb = Callback::new(|s: *const core::ffi::c_char| !s.is_null());
 /// // What a C library does with (trampoline, user_data):
@@ -502,8 +502,8 @@ impl<F: Send + Sync + 'static> Callback<F> {
     /// When the registry is full; [`Callback::try_new`] gives the closure back instead.
     ///
     /// ```
-    /// let cb = handles::callback::Callback::new(|x: u8| x * 2);
-    /// assert!(handles::callback::is_registered(cb.handle()));
+    /// let cb = ffi_handles::callback::Callback::new(|x: u8| x * 2);
+    /// assert!(ffi_handles::callback::is_registered(cb.handle()));
     /// ```
     pub fn new(f: F) -> Callback<F> {
         match Callback::try_new(f) {
@@ -519,8 +519,8 @@ impl<F: Send + Sync + 'static> Callback<F> {
     /// registry is full.
     ///
     /// ```
-    /// let cb = handles::callback::Callback::try_new(|| 1).unwrap_or_else(|e| panic!("{e:?}"));
-    /// assert!(handles::callback::is_registered(cb.handle()));
+    /// let cb = ffi_handles::callback::Callback::try_new(|| 1).unwrap_or_else(|e| panic!("{e:?}"));
+    /// assert!(ffi_handles::callback::is_registered(cb.handle()));
     /// ```
     pub fn try_new(f: F) -> Result<Callback<F>, crate::InsertError<F>> {
         match CALLBACKS.try_insert(Box::new(f)) {
@@ -543,8 +543,8 @@ impl<F> Callback<F> {
     /// The registration's handle.
     ///
     /// ```
-    /// let cb = handles::callback::Callback::new(|| ());
-    /// assert_eq!(handles::Handle::from_ptr(cb.user_data()), Some(cb.handle()));
+    /// let cb = ffi_handles::callback::Callback::new(|| ());
+    /// assert_eq!(ffi_handles::Handle::from_ptr(cb.user_data()), Some(cb.handle()));
     /// ```
     #[must_use]
     pub fn handle(&self) -> Handle {
@@ -555,7 +555,7 @@ impl<F> Callback<F> {
     /// and is not revoked; afterwards calls fail cleanly.
     ///
     /// ```
-    /// let cb = handles::callback::Callback::new(|| ());
+    /// let cb = ffi_handles::callback::Callback::new(|| ());
     /// assert!(!cb.user_data().is_null());
     /// ```
     #[must_use]
@@ -573,7 +573,7 @@ impl<F> Callback<F> {
     /// reference count is at its maximum.
     ///
     /// ```
-    /// use handles::callback::{self, Callback};
+    /// use ffi_handles::callback::{self, Callback};
     ///
     /// let cb = Callback::new(|| ());
     /// let user_data = cb.user_data_owned().unwrap(); // C's reference
@@ -593,10 +593,10 @@ impl<F> Callback<F> {
     /// [`Error::Stale`] if it was already unregistered by handle ([`revoke`]).
     ///
     /// ```
-    /// let cb = handles::callback::Callback::new(|| ());
+    /// let cb = ffi_handles::callback::Callback::new(|| ());
     /// let h = cb.handle();
     /// cb.revoke().unwrap();
-    /// assert!(!handles::callback::is_registered(h));
+    /// assert!(!ffi_handles::callback::is_registered(h));
     /// ```
     pub fn revoke(self) -> Result<(), Error> {
         let handle = self.handle;
@@ -609,10 +609,10 @@ impl<F> Callback<F> {
     /// after. Rust can still cut it off early with [`revoke`] on [`Callback::handle`].
     ///
     /// ```
-    /// use handles::callback::{self, Callback};
+    /// use ffi_handles::callback::{self, Callback};
     ///
     /// let user_data = Callback::new(|| ()).into_user_data(); // C owns the registration now
-    /// let h = handles::Handle::from_ptr(user_data).unwrap();
+    /// let h = ffi_handles::Handle::from_ptr(user_data).unwrap();
     /// assert!(callback::is_registered(h));
     /// callback::destroy_notify(user_data);                  // C is done with it
     /// assert!(!callback::is_registered(h));
@@ -626,7 +626,7 @@ impl<F> Callback<F> {
     /// itself ([`current`] + [`revoke`]). Unregister it with [`revoke`].
     ///
     /// ```
-    /// use handles::callback::{self, Callback};
+    /// use ffi_handles::callback::{self, Callback};
     ///
     /// let h = Callback::new(|| ()).into_handle();
     /// assert!(callback::is_registered(h));
@@ -659,7 +659,7 @@ macro_rules! trampolines {
             "Trampoline for C callbacks shaped `R (*)(void *user_data",
             $(", ", stringify!($A),)* ")`, calling an `F: Fn(", $(stringify!($A), ", ",)*
             ") -> R` registered as a [`Callback`]. See [`Callback::", stringify!($method), "`].",
-            "\n\n```\nuse handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
+            "\n\n```\nuse ffi_handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
              let f: extern \"C\" fn(*mut core::ffi::c_void, i32) -> i32 = cb.trampoline1();\n\
              assert_eq!(f(cb.user_data(), 1), 2);\n```")]
         pub extern "C" fn $first<F, $($A,)* R>(user_data: *mut c_void, $($a: $A),*) -> R
@@ -677,7 +677,7 @@ macro_rules! trampolines {
                  [`Callback::user_data`] as its `user_data`. It does a scoped lookup, checks \
                  the closure type, calls it and catches panics; when the call fails it returns \
                  `R`'s [`Fallback`] and records the reason in [`last_error`].",
-                    "\n\n```\nuse handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
+                    "\n\n```\nuse ffi_handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
                  let f: extern \"C\" fn(*mut core::ffi::c_void, i32) -> i32 = cb.trampoline1();\n\
                  assert_eq!(f(cb.user_data(), 1), 2);\n```")]
             pub fn $method<$($A,)* R>(&self) -> extern "C" fn(*mut c_void, $($A),*) -> R
@@ -697,7 +697,7 @@ macro_rules! trampolines_last {
             "Trampoline for C callbacks that pass `user_data` last: `R (*)(",
             $(stringify!($A), ", ",)* "void *user_data)`. See [`Callback::",
             stringify!($method), "`].",
-            "\n\n```\nuse handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
+            "\n\n```\nuse ffi_handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
              let f: extern \"C\" fn(i32, *mut core::ffi::c_void) -> i32 = cb.trampoline1_last();\n\
              assert_eq!(f(1, cb.user_data()), 2);\n```")]
         pub extern "C" fn $last<F, $($A,)* R>($($a: $A,)* user_data: *mut c_void) -> R
@@ -713,7 +713,7 @@ macro_rules! trampolines_last {
                 "The `extern \"C\"` trampoline for this closure, for C callbacks that pass \
                  `user_data` last: `R (*)(", $(stringify!($A), ", ",)* "void *user_data)`. \
                  Otherwise like [`Callback::trampoline0`].",
-                    "\n\n```\nuse handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
+                    "\n\n```\nuse ffi_handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
                  let f: extern \"C\" fn(i32, *mut core::ffi::c_void) -> i32 = cb.trampoline1_last();\n\
                  assert_eq!(f(1, cb.user_data()), 2);\n```")]
             pub fn $method<$($A,)* R>(&self) -> extern "C" fn($($A,)* *mut c_void) -> R

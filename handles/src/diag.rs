@@ -31,7 +31,7 @@ use core::fmt;
 /// kept per slot for the slot's latest occupant.
 ///
 /// ```
-/// use handles::{EndReason, Error, HandleTable};
+/// use ffi_handles::{EndReason, Error, HandleTable};
 ///
 /// let table = HandleTable::new();
 /// let released = table.insert(1);
@@ -209,7 +209,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// change meanwhile may or may not be visited.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert("left over");
     /// let mut seen = Vec::new();
     /// table.visit_live(|entry, value| seen.push((entry.handle, *value)));
@@ -243,7 +243,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// a program that ends now would leak. Print it with `{}`.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(String::from("forgotten"));
     /// let report = table.leak_report();
     /// assert_eq!(report.type_name, "alloc::string::String");
@@ -287,7 +287,7 @@ impl<T: Send + Sync + 'static> HandleTable<T> {
     /// or aborts.
     ///
     /// ```
-    /// static TABLE: handles::HandleTable<u32> = handles::HandleTable::new();
+    /// static TABLE: ffi_handles::HandleTable<u32> = ffi_handles::HandleTable::new();
     /// TABLE.report_leaks_at_exit();
     /// ```
     pub fn report_leaks_at_exit(&'static self) {

@@ -30,7 +30,7 @@ pub(crate) enum Hold {
 /// hazard cells.
 ///
 /// ```
-/// let table = handles::HandleTable::new();
+/// let table = ffi_handles::HandleTable::new();
 /// let h = table.insert(10u32);
 /// let g = table.get(h).unwrap();
 /// assert_eq!(*g + 1, 11);

@@ -57,7 +57,7 @@ pub(crate) const MAX_TAG: u32 = (1 << TAG_BITS) - 1;
 /// reference; the table counts references only through `retain` and `release`.
 ///
 /// ```
-/// use handles::{Handle, HandleTable};
+/// use ffi_handles::{Handle, HandleTable};
 ///
 /// let table = HandleTable::new();
 /// let h = table.insert("hello");
@@ -76,7 +76,7 @@ pub(crate) const MAX_TAG: u32 = (1 << TAG_BITS) - 1;
 /// return them where C sees `uint64_t`: 0 arrives as `None`, no conversion needed.
 ///
 /// ```
-/// use handles::{Handle, HandleTable};
+/// use ffi_handles::{Handle, HandleTable};
 ///
 /// static NAMES: HandleTable<String> = HandleTable::new();
 ///
@@ -142,7 +142,7 @@ impl Handle {
     /// never dereferenced; it is only a carrier for the 64 bits.
     ///
     /// ```
-    /// # use handles::{Handle, HandleTable};
+    /// # use ffi_handles::{Handle, HandleTable};
     /// let table = HandleTable::new();
     /// let h = table.insert(7u8);
     /// let user_data: *mut core::ffi::c_void = h.into_ptr();

@@ -13,9 +13,9 @@ use crate::table::HandleTable;
 /// counted per thread, over all tables).
 ///
 /// ```
-/// let table = handles::HandleTable::new();
+/// let table = ffi_handles::HandleTable::new();
 /// let _kept = table.insert("a");
-/// let s: handles::Stats = table.stats();
+/// let s: ffi_handles::Stats = table.stats();
 /// assert_eq!((s.live, s.pending_drops), (1, 0));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct Stats {
 /// Process-wide counters of the thread registry, from [`thread_stats`].
 ///
 /// ```
-/// let t: handles::ThreadStats = handles::thread_stats();
+/// let t: ffi_handles::ThreadStats = ffi_handles::thread_stats();
 /// if !t.asymmetric_barrier {
 ///     assert_eq!(t.heavy_barriers, 0); // lookups fence themselves instead
 /// }
@@ -73,10 +73,10 @@ pub struct ThreadStats {
 /// alive at once, however many threads come and go.
 ///
 /// ```
-/// let table = handles::HandleTable::new();
+/// let table = ffi_handles::HandleTable::new();
 /// let h = table.insert(1);
 /// std::thread::spawn(move || { table.with(h, |_| ()).unwrap(); }).join().unwrap();
-/// let stats = handles::thread_stats();
+/// let stats = ffi_handles::thread_stats();
 /// assert!(stats.records >= 1);
 /// assert!(stats.active >= 1 && stats.active <= stats.records);
 /// println!("{} heavy barriers, {} failed lookups", stats.heavy_barriers, stats.failures.total());
@@ -123,12 +123,12 @@ impl Failures {
     /// All stale-handle failures.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(1);
     /// table.revoke(h).unwrap();
-    /// let before = handles::thread_stats().failures;
+    /// let before = ffi_handles::thread_stats().failures;
     /// assert!(table.with(h, |_| ()).is_err());
-    /// let after = handles::thread_stats().failures;
+    /// let after = ffi_handles::thread_stats().failures;
     /// assert_eq!(after.stale() - before.stale(), 1); // counted on this thread
     /// assert_eq!(after.total() - before.total(), 1);
     /// ```
@@ -174,7 +174,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Counters describing the table's memory and entries.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert([0u8; 64]);
     /// let s = table.stats();
     /// assert_eq!(s.live, 1);
@@ -206,7 +206,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// handle layout: read it as the length of the result.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// table.insert(1);
     /// let shards = table.shard_stats();
     /// assert_eq!(shards.len(), 64);

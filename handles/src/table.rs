@@ -40,14 +40,14 @@ use core::marker::PhantomData;
 /// are lock-free and touch only their own shard. The table can live in a `static`:
 ///
 /// ```
-/// use handles::HandleTable;
+/// use ffi_handles::HandleTable;
 ///
 /// static NAMES: HandleTable<String> = HandleTable::new();
 ///
 /// let h = NAMES.insert("ada".to_string());
 /// assert_eq!(NAMES.with(h, |s| s.len()), Ok(3));
 /// NAMES.revoke(h).unwrap();
-/// assert_eq!(NAMES.with(h, |s| s.len()), Err(handles::Error::Stale));
+/// assert_eq!(NAMES.with(h, |s| s.len()), Err(ffi_handles::Error::Stale));
 /// ```
 ///
 /// Values are dropped exactly once: when their entry ends and no scoped lookup still borrows
@@ -147,7 +147,7 @@ impl<T: Send + Sync> HandleTable<T> {
         /// gains nothing from exhausting slots early (`new` uses the layout's maximum).
         ///
         /// ```
-        /// let table = handles::HandleTable::with_max_generation(0);
+        /// let table = ffi_handles::HandleTable::with_max_generation(0);
         /// let a = table.insert(1);
         /// table.revoke(a).unwrap();
         /// table.flush();
@@ -180,7 +180,7 @@ impl<T: Send + Sync> HandleTable<T> {
     crate::sync::const_fn! {
         /// The C API's registry table: like [`HandleTable::new`], but it takes the one tag that
         /// is reserved for the registry, so no other table's handle can reach a C object.
-        /// For the `handles-capi` crate; a second live registry table gets no tag (its inserts
+        /// For the `ffi-handles-capi` crate; a second live registry table gets no tag (its inserts
         /// fail with [`Error::Full`]).
         #[doc(hidden)]
         pub fn new_registry() -> HandleTable<T> {
@@ -198,7 +198,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// that.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let a = table.insert(42);
     /// let b = table.insert(42);
     /// assert_ne!(a, b); // the same value gets different handles
@@ -215,7 +215,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Inserts `value`, or gives it back with [`Error::Full`] when no slot is left.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.try_insert(String::from("x")).expect("room");
     /// assert!(table.contains(h));
     /// ```
@@ -263,7 +263,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// thread (or `f` itself) revokes the handle; that is deferred, never blocked.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(vec![1, 2, 3]);
     /// let sum = table.with(h, |v| v.iter().sum::<i32>());
     /// assert_eq!(sum, Ok(6));
@@ -315,7 +315,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// grow the record once.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(String::from("abc"));
     /// let guard = table.get(h).unwrap();
     /// table.revoke(h).unwrap();      // does not wait for the guard
@@ -401,7 +401,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Adds a reference. The entry lives until every reference is released.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(5);
     /// table.retain(h).unwrap();
     /// assert_eq!(table.release(h), Ok(false)); // one reference left
@@ -423,7 +423,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// valid (and in place) until the matching [`HandleTable::release`].
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(String::from("kept"));
     /// let ptr = table.retain_with(h, |s| s as *const String).unwrap();
     /// table.revoke(h).unwrap(); // revoked, but our reference keeps the value alive
@@ -568,10 +568,10 @@ impl<T: Send + Sync> HandleTable<T> {
     /// propagates after the revoke is complete.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert("x");
     /// assert_eq!(table.revoke(h), Ok(()));
-    /// assert_eq!(table.revoke(h), Err(handles::Error::Stale)); // deleting twice is an error
+    /// assert_eq!(table.revoke(h), Err(ffi_handles::Error::Stale)); // deleting twice is an error
     /// ```
     ///
     /// # Errors
@@ -621,10 +621,10 @@ impl<T: Send + Sync> HandleTable<T> {
     /// [`Error::Busy`] and changes nothing.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(String::from("mine"));
     /// table.retain(h).unwrap();
-    /// assert_eq!(table.take(h), Err(handles::Error::Busy));
+    /// assert_eq!(table.take(h), Err(ffi_handles::Error::Busy));
     /// table.release(h).unwrap();
     /// assert_eq!(table.take(h).unwrap(), "mine");
     /// ```
@@ -772,7 +772,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// may not appear.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(());
     /// assert_eq!(table.handles(), vec![h]);
     /// ```
@@ -803,7 +803,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// the table registered with the (then idle) thread.
     ///
     /// ```
-    /// use handles::{HandleTable, ReclaimPolicy};
+    /// use ffi_handles::{HandleTable, ReclaimPolicy};
     /// static TABLE: HandleTable<String> = HandleTable::new();
     /// TABLE.set_reclaim_policy(ReclaimPolicy::Background);
     /// assert_eq!(TABLE.reclaim_policy(), ReclaimPolicy::Background);
@@ -866,7 +866,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// struct Noisy;
     /// impl Drop for Noisy { fn drop(&mut self) { DROPS.fetch_add(1, Ordering::SeqCst); } }
     ///
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(Noisy);
     /// table.revoke(h).unwrap();
     /// assert_eq!(table.flush(), 0);
