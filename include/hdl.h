@@ -32,12 +32,6 @@
 #define HDL_CALLBACK_TAG 1751411811
 
 /**
- * Number of shards in the registry: the length of the per-shard arrays of
- * `hdl_registry_stats`.
- */
-#define HDL_SHARDS 64
-
-/**
  * Major version of the library these declarations come from.
  */
 #define HDL_VERSION_MAJOR 0
@@ -191,8 +185,21 @@ typedef void (*hdl_destructor)(void *object);
 
 /**
  * Counters of the registry, filled by `hdl_stats`.
+ *
+ * The struct grows at its end, never changes a field's place, and is versioned by its first
+ * field: the caller sets `size` to `sizeof(hdl_registry_stats)` as its header declares it, and
+ * `hdl_stats` fills only the fields that lie inside both that size and the library's own
+ * struct, then sets `size` to the number of bytes it wrote. A program built against an older
+ * header gets the fields it knows; one built against a newer header than the library can tell
+ * from `size` which fields were filled (zero the struct first, and the rest stay 0).
+ * Per-shard figures: `hdl_shard_count` and `hdl_shard_stats`.
  */
 typedef struct {
+  /**
+   * In: the size of the caller's struct, `sizeof(hdl_registry_stats)`. Out: the bytes
+   * `hdl_stats` wrote.
+   */
+  size_t size;
   /**
    * Live entries (inserted, not revoked, not ended).
    */
@@ -254,13 +261,17 @@ typedef struct {
    */
   uint64_t failed_stale_unknown;
   /**
-   * Live entries per shard.
+   * Heavy barriers (`membarrier` calls) the process has issued, for every handle table:
+   * reclamation passes, takes and flushes that overlap share one. 0 where lookups need a
+   * fence of their own instead (no `membarrier`).
    */
-  size_t shard_live[HDL_SHARDS];
+  uint64_t heavy_barriers;
   /**
-   * Allocated slots per shard.
+   * Panics of Rust objects' `Drop`s in reclamation passes nobody asked for (on the
+   * background reclaimer, or inside another caller's call), reported on stderr instead of
+   * returned to that caller as `HDL_STATUS_PANIC`; every handle table of the process.
    */
-  size_t shard_slots[HDL_SHARDS];
+  uint64_t drop_panics;
 } hdl_registry_stats;
 
 /**
@@ -374,7 +385,15 @@ hdl_status hdl_callback_new(hdl_callback_fn function,
 hdl_status hdl_callback_invoke(uint64_t handle, void *arg, int32_t *out_result);
 
 /**
- * Fills `*out` with the registry's counters.
+ * Fills the caller's `hdl_registry_stats` with the registry's counters. The caller sets
+ * `out->size` to `sizeof(hdl_registry_stats)` first; `hdl_stats` writes the fields that fit in
+ * both that size and its own struct and sets `out->size` to the bytes written (see the
+ * struct).
+ *
+ * ```c
+ * hdl_registry_stats s = { .size = sizeof s };
+ * if (hdl_stats(&s) == HDL_STATUS_OK) printf("%zu live\n", s.live);
+ * ```
  *
  * Failed handle checks are counted per thread, on the failure path only (successful calls
  * pay nothing for them), and summed over all threads and all handle tables of the process,
@@ -382,12 +401,35 @@ hdl_status hdl_callback_invoke(uint64_t handle, void *arg, int32_t *out_result);
  * the registry.
  *
  * Thread-safety: any thread. Errors: `HDL_STATUS_NULL_POINTER` (`out` is NULL),
- * `HDL_STATUS_PANIC`.
+ * `HDL_STATUS_INVALID_ARGUMENT` (`out->size` is smaller than this version's struct: the
+ * caller did not set it; nothing else is written), `HDL_STATUS_PANIC`.
  *
  * # Safety
- * `out` must be NULL or valid for writing an `hdl_registry_stats`.
+ * `out` must be NULL or point to a `size_t` (its `size` field) that is valid for reading, and
+ * to memory valid for writing `out->size` bytes (at most `sizeof(hdl_registry_stats)` of them
+ * are written).
  */
 hdl_status hdl_stats(hdl_registry_stats *out);
+
+/**
+ * The number of shards of the registry: the shard indices `hdl_shard_stats` accepts are
+ * `0 .. hdl_shard_count()`. Thread-safety: any thread. Errors: none.
+ */
+size_t hdl_shard_count(void);
+
+/**
+ * Writes the live entries and the allocated slots of one shard of the registry (`shard` below
+ * `hdl_shard_count()`), for a picture of how entries spread over shards. Summed over all
+ * shards they give `hdl_registry_stats`'s `live` and `slots` (when no other thread changes
+ * the registry meanwhile).
+ *
+ * Thread-safety: any thread. Errors: `HDL_STATUS_INVALID_ARGUMENT` (no such shard),
+ * `HDL_STATUS_NULL_POINTER` (an out-pointer is NULL), `HDL_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out_live` and `out_slots` must each be NULL or valid for writing a `size_t`.
+ */
+hdl_status hdl_shard_stats(size_t shard, size_t *out_live, size_t *out_slots);
 
 /**
  * Calls `visitor(entry, ctx)` for every live entry of the registry, and every revoked entry
@@ -659,6 +701,16 @@ uint32_t hdl_reclaim_policy(void);
  * Ownership: the string is static; do not free it. Thread-safety: any thread. Errors: none.
  */
 const char *hdl_status_name(int status);
+
+/**
+ * Returns a short human-readable description of a status as a static, NUL-terminated English
+ * string (`"stale handle: its entry has ended (released, revoked or taken)"`), or
+ * `"unknown status"` for a value that is not a status. For messages to people; programs
+ * compare the status itself (the text may change between versions).
+ *
+ * Ownership: the string is static; do not free it. Thread-safety: any thread. Errors: none.
+ */
+const char *hdl_status_message(int status);
 
 #ifdef __cplusplus
 }  // extern "C"

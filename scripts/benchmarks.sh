@@ -44,7 +44,7 @@ cargo build --release -p bench --bins --lib
 # one codegen unit (Cargo.toml's [profile.bench-lto]). Instruction counts stay on release.
 cargo build --profile bench-lto -p bench --bin scaling --bin memory --bin barriers --bin reclaim_latency
 L=target/bench-lto
-cargo build --release -p handles-capi --features testing --target-dir target/c-testing
+cargo build --release -p ffi-handles-capi --features testing --target-dir target/c-testing
 
 step "instructions per operation (callgrind)"
 if ((quick)); then

@@ -39,25 +39,34 @@ fi
 start=$(date +%s)
 mkdir -p "$OUT/pkgconfig" "$OUT/bin"
 
-step "libraries (cargo build --release -p handles-capi)"
-cargo build --release -p handles-capi
-version=$(cargo pkgid -p handles-capi | sed 's/.*[@#]//')
+step "libraries (cargo build --release -p ffi-handles-capi)"
+cargo build --release -p ffi-handles-capi
+version=$(cargo pkgid -p ffi-handles-capi | sed 's/.*[@#]//')
+# Libs.private: the system libraries a Rust staticlib needs, as rustc prints them for an empty
+# one (handles and ffi-handles-capi link no native library of their own; scripts/install-tests.sh
+# checks that cargo-c's hdl.pc, derived from the real build, says the same).
+printf '' > "$OUT/empty.rs"
+native=$(rustc --crate-type staticlib --crate-name hdl_native_libs --print native-static-libs \
+  -o "$OUT/libhdl_native_libs.a" "$OUT/empty.rs" 2>&1 | sed -n 's/^note: native-static-libs: //p')
+[ -n "$native" ]
 sed -e "s|@PREFIX@|$PWD|" -e "s|@LIBDIR@|$PWD/target/release|" \
     -e "s|@INCLUDEDIR@|$PWD/include|" -e "s|@VERSION@|$version|" \
-    c-api/hdl.pc.in > "$OUT/pkgconfig/hdl.pc"
+    -e "s|@LIBS_PRIVATE@|$native|" c-api/hdl.pc.in > "$OUT/pkgconfig/hdl.pc"
 export PKG_CONFIG_PATH="$PWD/$OUT/pkgconfig"
 ls target/release/libhdl.so target/release/libhdl.a
 echo "pkg-config --cflags --libs hdl: $(pkg-config --cflags --libs hdl)"
 [[ $mode == --build-only ]] && exit 0
 
-step "header drift (include/hdl.h vs cbindgen $CBINDGEN_VERSION)"
-cbindgen -q --config c-api/cbindgen.toml --crate handles-capi --output "$OUT/hdl.h" c-api
-if [[ $mode == --bless ]]; then
-  cp "$OUT/hdl.h" include/hdl.h
-elif ! diff -u include/hdl.h "$OUT/hdl.h"; then
-  echo "include/hdl.h differs from cbindgen's output: run scripts/c-tests.sh --bless" >&2
-  exit 1
-fi
+step "header drift (include/hdl.h and its copy in the crate, c-api/include/hdl.h, vs cbindgen $CBINDGEN_VERSION)"
+cbindgen -q --config c-api/cbindgen.toml --crate ffi-handles-capi --output "$OUT/hdl.h" c-api
+for header in include/hdl.h c-api/include/hdl.h; do
+  if [[ $mode == --bless ]]; then
+    cp "$OUT/hdl.h" "$header"
+  elif ! diff -u "$header" "$OUT/hdl.h"; then
+    echo "$header differs from cbindgen's output: run scripts/c-tests.sh --bless" >&2
+    exit 1
+  fi
+done
 
 step "header compiles as C99, C11, C++17 ($WARN)"
 printf '#include "hdl.h"\nint main(void) { return hdl_version() == HDL_VERSION ? 0 : 1; }\n' \
@@ -107,7 +116,7 @@ for n in 1 2 3 4 5; do
 done
 
 step "test library (feature testing)"
-cargo build --release -p handles-capi --features testing --target-dir target/c-testing
+cargo build --release -p ffi-handles-capi --features testing --target-dir target/c-testing
 testlib="target/c-testing/release/libhdl.a $(pkg-config --static --libs-only-l hdl | sed 's/-lhdl//')"
 build() { # name extra-flags...
   local name=$1; shift

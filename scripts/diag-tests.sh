@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-cargo clippy -p handles-tests -p handles-capi --all-targets \
-  --features handles-tests/debug-backtrace,handles-capi/debug-backtrace -- -D warnings
+cargo clippy -p handles-tests -p ffi-handles-capi --all-targets \
+  --features handles-tests/debug-backtrace,ffi-handles-capi/debug-backtrace -- -D warnings
 cargo test -p handles-tests --features debug-backtrace --test it diagnostics::
-cargo test -p handles-capi --features debug-backtrace --lib diag
+cargo test -p ffi-handles-capi --features debug-backtrace --lib diag

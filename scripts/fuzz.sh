@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target under fuzz/ for a bounded time each (nightly + libFuzzer with
-# ASan, cargo-fuzz's defaults). Needs g++, the nightly toolchain and cargo-fuzz; says how to
-# install any of them that is missing.
+# ASan, cargo-fuzz's defaults). Needs g++, the pinned nightly toolchain and cargo-fuzz
+# ($NIGHTLY and $CARGO_FUZZ_VERSION in scripts/lib.sh); says how to install any that is missing.
 #   scripts/fuzz.sh [seconds-per-target] [target...]     default: 60 s, every target
 # The checked-in seed corpora fuzz/corpus/<target> are read; new inputs go to
 # fuzz/corpus-new/<target> (ignored by git; merge them in with `cargo fuzz cmin` when worth it).
@@ -16,20 +16,21 @@ shift || true
 source scripts/lib.sh
 # libfuzzer-sys compiles libFuzzer (C++) with the `cc` crate.
 require g++
-if ! rustup toolchain list | grep -q '^nightly'; then
-  echo "$0: needs the nightly toolchain, not found; install with:" \
-    "rustup toolchain install nightly --profile minimal" >&2
+if ! rustup toolchain list | grep -q "^$NIGHTLY"; then
+  echo "$0: needs the $NIGHTLY toolchain, not found; install with:" \
+    "rustup toolchain install $NIGHTLY --profile minimal" >&2
   exit 1
 fi
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "$0: needs cargo-fuzz, not found; install with: cargo install cargo-fuzz --locked" >&2
+if ! cargo fuzz --version 2>/dev/null | grep -qx "cargo-fuzz $CARGO_FUZZ_VERSION"; then
+  echo "$0: needs cargo-fuzz $CARGO_FUZZ_VERSION, not found; install with:" \
+    "cargo install cargo-fuzz --version $CARGO_FUZZ_VERSION --locked" >&2
   exit 1
 fi
 
 cd fuzz
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  mapfile -t targets < <(cargo +nightly fuzz list)
+  mapfile -t targets < <(cargo "+$NIGHTLY" fuzz list)
 fi
 # No LeakSanitizer suppressions: the C registry lives until exit, and its pages stay
 # reachable through their link slots (handles/src/page.rs).
@@ -39,7 +40,7 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "corpus-new/$t" "artifacts/$t"
   log="artifacts/$t/last-run.log"
   start=$(date +%s)
-  if ! cargo +nightly fuzz run "$t" "corpus-new/$t" "corpus/$t" -- -max_total_time="$secs" -print_final_stats=1 \
+  if ! cargo "+$NIGHTLY" fuzz run "$t" "corpus-new/$t" "corpus/$t" -- -max_total_time="$secs" -print_final_stats=1 \
       >"$log" 2>&1; then
     tail -n 80 "$log"
     echo "fuzz target $t failed; the input is in fuzz/artifacts/$t" >&2

@@ -13,6 +13,17 @@
 #   ir_per_op IR EMPTY N            (IR - EMPTY) / N with one decimal: IR of N operations, less
 #                                   the Ir of N iterations of an empty loop
 # Only .ci/run installs anything; the scripts check and say what to install.
+#
+# Pinned toolchains and tools, so that a green run stays green (.ci/run installs exactly these;
+# the stable toolchain is rust-toolchain.toml's, cbindgen's version is in scripts/c-tests.sh):
+#   NIGHTLY             dated nightly for Miri and cargo-fuzz (scripts/fuzz.sh)
+#   CARGO_FUZZ_VERSION  cargo-fuzz (scripts/fuzz.sh)
+#   CARGO_C_VERSION     cargo-c, for `cargo cinstall` (scripts/install-tests.sh)
+#   MSRV                the libraries' rust-version, from Cargo.toml (scripts/msrv.sh)
+NIGHTLY=nightly-2026-05-20
+CARGO_FUZZ_VERSION=0.13.2
+CARGO_C_VERSION=0.10.24+cargo-0.98.0
+MSRV=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
 
 step() { printf '\n=== %s%s ===\n' "${STEP_PREFIX:-}" "$*"; }
 

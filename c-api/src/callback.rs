@@ -48,7 +48,8 @@ impl Drop for CCallback {
 /// reference is counted and no shared memory is written; a concurrent `hdl_revoke` (even from
 /// inside the callback) takes effect for later calls, and `destroy` waits for this call.
 ///
-/// Errors: [`HdlStatus::WrongType`] if the handle names something other than a callback, and
+/// # Errors
+/// [`HdlStatus::WrongType`] if the handle names something other than a callback, and
 /// the handle errors (`Stale` once revoked, `Invalid`, `WrongTable`, ...).
 ///
 /// ```

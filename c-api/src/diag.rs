@@ -9,15 +9,21 @@ use crate::status::HdlStatus;
 use core::ffi::{c_char, c_void};
 use handles::{EndReason, Error, Handle};
 
-/// Number of shards in the registry: the length of the per-shard arrays of
-/// `hdl_registry_stats`.
-pub const HDL_SHARDS: usize = 64;
-const _: () = assert!(HDL_SHARDS == handles::SHARDS);
-
 /// Counters of the registry, filled by `hdl_stats`.
+///
+/// The struct grows at its end, never changes a field's place, and is versioned by its first
+/// field: the caller sets `size` to `sizeof(hdl_registry_stats)` as its header declares it, and
+/// `hdl_stats` fills only the fields that lie inside both that size and the library's own
+/// struct, then sets `size` to the number of bytes it wrote. A program built against an older
+/// header gets the fields it knows; one built against a newer header than the library can tell
+/// from `size` which fields were filled (zero the struct first, and the rest stay 0).
+/// Per-shard figures: `hdl_shard_count` and `hdl_shard_stats`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct HdlRegistryStats {
+    /// In: the size of the caller's struct, `sizeof(hdl_registry_stats)`. Out: the bytes
+    /// `hdl_stats` wrote.
+    pub size: usize,
     /// Live entries (inserted, not revoked, not ended).
     pub live: usize,
     /// Ended entries whose destructors await a reclamation pass (see `hdl_flush`).
@@ -48,13 +54,29 @@ pub struct HdlRegistryStats {
     pub failed_stale_taken: u64,
     /// Failed handle checks: stale, the slot had been reused (reason no longer known).
     pub failed_stale_unknown: u64,
-    /// Live entries per shard.
-    pub shard_live: [usize; HDL_SHARDS],
-    /// Allocated slots per shard.
-    pub shard_slots: [usize; HDL_SHARDS],
+    /// Heavy barriers (`membarrier` calls) the process has issued, for every handle table:
+    /// reclamation passes, takes and flushes that overlap share one. 0 where lookups need a
+    /// fence of their own instead (no `membarrier`).
+    pub heavy_barriers: u64,
+    /// Panics of Rust objects' `Drop`s in reclamation passes nobody asked for (on the
+    /// background reclaimer, or inside another caller's call), reported on stderr instead of
+    /// returned to that caller as `HDL_STATUS_PANIC`; every handle table of the process.
+    pub drop_panics: u64,
 }
 
-/// Fills `*out` with the registry's counters.
+/// The smallest `size` `hdl_stats` accepts: the struct of the first version of this header
+/// (through `drop_panics`). Later versions add fields after it and keep this value.
+const STATS_MIN_SIZE: usize = size_of::<HdlRegistryStats>();
+
+/// Fills the caller's `hdl_registry_stats` with the registry's counters. The caller sets
+/// `out->size` to `sizeof(hdl_registry_stats)` first; `hdl_stats` writes the fields that fit in
+/// both that size and its own struct and sets `out->size` to the bytes written (see the
+/// struct).
+///
+/// ```c
+/// hdl_registry_stats s = { .size = sizeof s };
+/// if (hdl_stats(&s) == HDL_STATUS_OK) printf("%zu live\n", s.live);
+/// ```
 ///
 /// Failed handle checks are counted per thread, on the failure path only (successful calls
 /// pay nothing for them), and summed over all threads and all handle tables of the process,
@@ -62,19 +84,32 @@ pub struct HdlRegistryStats {
 /// the registry.
 ///
 /// Thread-safety: any thread. Errors: `HDL_STATUS_NULL_POINTER` (`out` is NULL),
-/// `HDL_STATUS_PANIC`.
+/// `HDL_STATUS_INVALID_ARGUMENT` (`out->size` is smaller than this version's struct: the
+/// caller did not set it; nothing else is written), `HDL_STATUS_PANIC`.
 ///
 /// # Safety
-/// `out` must be NULL or valid for writing an `hdl_registry_stats`.
+/// `out` must be NULL or point to a `size_t` (its `size` field) that is valid for reading, and
+/// to memory valid for writing `out->size` bytes (at most `sizeof(hdl_registry_stats)` of them
+/// are written).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hdl_stats(out: *mut HdlRegistryStats) -> HdlStatus {
     boundary(|| {
-        let out = out_ptr!(out).ok_or(HdlStatus::NullPointer)?;
+        if out.is_null() {
+            return Err(HdlStatus::NullPointer);
+        }
+        // SAFETY: `out` is not NULL, and the caller promises its `size` field is readable (an
+        // aligned `size_t` at its start, as in every version of the struct).
+        let size = unsafe { out.cast::<usize>().read() };
+        if size < STATS_MIN_SIZE {
+            return Err(HdlStatus::InvalidArgument);
+        }
         let table = registry();
         let s = table.stats();
         let t = handles::thread_stats();
         let f = t.failures;
-        let mut stats = HdlRegistryStats {
+        let written = size.min(size_of::<HdlRegistryStats>());
+        let stats = HdlRegistryStats {
+            size: written,
             live: s.live,
             pending_drops: s.pending_drops,
             slots: s.slots,
@@ -90,14 +125,53 @@ pub unsafe extern "C" fn hdl_stats(out: *mut HdlRegistryStats) -> HdlStatus {
             failed_stale_revoked: f.stale_revoked,
             failed_stale_taken: f.stale_taken,
             failed_stale_unknown: f.stale_unknown,
-            shard_live: [0; HDL_SHARDS],
-            shard_slots: [0; HDL_SHARDS],
+            heavy_barriers: t.heavy_barriers,
+            drop_panics: t.drop_panics,
         };
-        for (i, shard) in table.shard_stats().iter().enumerate().take(HDL_SHARDS) {
-            stats.shard_live[i] = shard.live;
-            stats.shard_slots[i] = shard.slots;
+        // SAFETY: the caller promises `out` is writable for `size` bytes, and `written <= size`;
+        // `stats` is a local, so the two cannot overlap. `written` is whole fields: today it
+        // is the whole struct (`size >= STATS_MIN_SIZE == size_of`).
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                (&raw const stats).cast::<u8>(),
+                out.cast::<u8>(),
+                written,
+            );
         }
-        out.write(stats);
+        Ok(())
+    })
+}
+
+/// The number of shards of the registry: the shard indices `hdl_shard_stats` accepts are
+/// `0 .. hdl_shard_count()`. Thread-safety: any thread. Errors: none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_shard_count() -> usize {
+    boundary(|| handles::SHARDS)
+}
+
+/// Writes the live entries and the allocated slots of one shard of the registry (`shard` below
+/// `hdl_shard_count()`), for a picture of how entries spread over shards. Summed over all
+/// shards they give `hdl_registry_stats`'s `live` and `slots` (when no other thread changes
+/// the registry meanwhile).
+///
+/// Thread-safety: any thread. Errors: `HDL_STATUS_INVALID_ARGUMENT` (no such shard),
+/// `HDL_STATUS_NULL_POINTER` (an out-pointer is NULL), `HDL_STATUS_PANIC`.
+///
+/// # Safety
+/// `out_live` and `out_slots` must each be NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hdl_shard_stats(
+    shard: usize,
+    out_live: *mut usize,
+    out_slots: *mut usize,
+) -> HdlStatus {
+    boundary(|| {
+        let out_live = out_ptr!(out_live).ok_or(HdlStatus::NullPointer)?;
+        let out_slots = out_ptr!(out_slots).ok_or(HdlStatus::NullPointer)?;
+        let stats = registry().shard_stats();
+        let s = stats.get(shard).ok_or(HdlStatus::InvalidArgument)?;
+        out_live.write(s.live);
+        out_slots.write(s.slots);
         Ok(())
     })
 }

@@ -328,6 +328,14 @@ pub extern "C" fn hdl_reclaim_policy() -> u32 {
     })
 }
 
+/// The status `status` stands for, if it is one (C passes any integer).
+fn status_of(status: c_int) -> Option<HdlStatus> {
+    usize::try_from(status)
+        .ok()
+        .and_then(|i| HdlStatus::ALL.get(i))
+        .copied()
+}
+
 /// Returns the name of a status as a static, NUL-terminated string (`"HDL_STATUS_STALE"`), or
 /// `"HDL_STATUS_UNKNOWN"` for a value that is not a status.
 ///
@@ -335,10 +343,23 @@ pub extern "C" fn hdl_reclaim_policy() -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_status_name(status: c_int) -> *const c_char {
     boundary(|| {
-        let name = usize::try_from(status)
-            .ok()
-            .and_then(|i| HdlStatus::ALL.get(i))
-            .map_or(c"HDL_STATUS_UNKNOWN", |s| s.name());
-        name.as_ptr()
+        status_of(status)
+            .map_or(c"HDL_STATUS_UNKNOWN", HdlStatus::name)
+            .as_ptr()
+    })
+}
+
+/// Returns a short human-readable description of a status as a static, NUL-terminated English
+/// string (`"stale handle: its entry has ended (released, revoked or taken)"`), or
+/// `"unknown status"` for a value that is not a status. For messages to people; programs
+/// compare the status itself (the text may change between versions).
+///
+/// Ownership: the string is static; do not free it. Thread-safety: any thread. Errors: none.
+#[unsafe(no_mangle)]
+pub extern "C" fn hdl_status_message(status: c_int) -> *const c_char {
+    boundary(|| {
+        status_of(status)
+            .map_or(c"unknown status", HdlStatus::message)
+            .as_ptr()
     })
 }

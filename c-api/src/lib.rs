@@ -16,8 +16,11 @@
 //! out-pointers), `leak_report`, `registry` (the static table), `rust_api`, `ffi` (the core
 //! `hdl_*` functions), `callback`, `diag` (diagnostics; it only reads the registry).
 
+// Every public fallible or panicking Rust function says how (checked by clippy in CI).
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
+
 #[cfg(not(target_pointer_width = "64"))]
-compile_error!("handles-capi needs 64-bit pointers (handles travel through `void *`)");
+compile_error!("ffi-handles-capi needs 64-bit pointers (handles travel through `void *`)");
 
 // Under loom only the models use the guard (the registry static is not compiled).
 #[cfg_attr(all(handles_loom, not(test)), allow(dead_code))]
@@ -42,7 +45,9 @@ mod registry;
 mod rust_api;
 #[cfg(not(handles_loom))]
 mod status;
+// Test hooks of the C tests and benches (feature `testing`): not part of the API.
 #[cfg(all(feature = "testing", not(handles_loom)))]
+#[doc(hidden)]
 pub mod testing;
 
 #[cfg(all(test, handles_loom))]
@@ -55,11 +60,20 @@ pub use callback::{
     HDL_CALLBACK_TAG, HdlCallbackFn, hdl_callback_invoke, hdl_callback_new, invoke_callback,
 };
 #[cfg(not(handles_loom))]
-pub use diag::*;
+pub use diag::{
+    HdlDiagnosis, HdlEndReason, HdlRegistryStats, hdl_diagnose, hdl_diagnose_text, hdl_leak_report,
+    hdl_leak_report_stderr, hdl_shard_count, hdl_shard_stats, hdl_stats,
+};
 #[cfg(not(handles_loom))]
 pub use entry::HdlDestructor;
 #[cfg(not(handles_loom))]
-pub use ffi::*;
+pub use ffi::{
+    HDL_RECLAIM_BACKGROUND, HDL_RECLAIM_CALLER, HDL_RECLAIM_EXPLICIT, HDL_VERSION,
+    HDL_VERSION_MAJOR, HDL_VERSION_MINOR, HDL_VERSION_PATCH, hdl_flush, hdl_from_ptr, hdl_insert,
+    hdl_is_live, hdl_live_count, hdl_lookup, hdl_reclaim_policy, hdl_release, hdl_retain,
+    hdl_revoke, hdl_set_reclaim_policy, hdl_status_message, hdl_status_name, hdl_take, hdl_to_ptr,
+    hdl_type_tag, hdl_version, hdl_version_string,
+};
 #[cfg(not(handles_loom))]
 pub use leak_report::{HdlLeakEntry, HdlLeakVisitor};
 #[cfg(not(handles_loom))]

@@ -1,6 +1,6 @@
 //! Loom model of the registry's init guard.
 //!
-//! Run with `RUSTFLAGS="--cfg handles_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p handles-capi --release
+//! Run with `RUSTFLAGS="--cfg handles_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p ffi-handles-capi --release
 //! --lib --target-dir target/loom loom_models`. The registry `static` itself is not compiled
 //! under loom (loom atomics cannot live in statics across executions); the model drives the
 //! same `InitGuard` type through a shared `Arc`.

@@ -12,7 +12,8 @@ use handles::Handle;
 /// dropped, exactly once, when its entry ends and the next reclamation pass runs
 /// ([`flush`] forces one).
 ///
-/// Errors: [`HdlStatus::Full`] when no slot is left (the value is dropped).
+/// # Errors
+/// [`HdlStatus::Full`] when no slot is left (the value is dropped).
 ///
 /// ```
 /// let h = hdl::insert(7, String::from("gear")).unwrap();
@@ -49,8 +50,17 @@ pub(crate) fn try_insert<T: Send + Sync + 'static>(
 /// `HandleTable::with`, it writes no shared memory and takes no reference; a concurrent revoke
 /// is deferred until `f` returns.
 ///
-/// Errors: [`HdlStatus::WrongType`] if the entry is a C object or another Rust type, and the
-/// handle errors (`Invalid`, `Stale`, `WrongTable`, ...).
+/// # Errors
+/// [`HdlStatus::WrongType`] if the entry is a C object or another Rust type (`f` is not
+/// called), and the handle errors (`Invalid`, `Stale`, `WrongTable`, ...).
+///
+/// ```
+/// let h = hdl::insert(0, 41u64).unwrap();
+/// assert_eq!(hdl::with(h, |n: &u64| n + 1), Ok(42));
+/// assert_eq!(hdl::with(h, |s: &String| s.len()), Err(hdl::HdlStatus::WrongType));
+/// assert_eq!(hdl::hdl_revoke(h.into_raw()), hdl::HdlStatus::Ok);
+/// assert_eq!(hdl::with(h, |n: &u64| *n), Err(hdl::HdlStatus::Stale));
+/// ```
 pub fn with<T: 'static, R>(handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, HdlStatus> {
     registry()
         .with(handle, |e| e.downcast::<T>().map(f))?
@@ -58,7 +68,10 @@ pub fn with<T: 'static, R>(handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R,
 }
 
 /// Runs a reclamation pass over the whole registry (see `hdl_flush`); returns how many ended
-/// entries are still borrowed. A panic from a value's `Drop` propagates.
+/// entries are still borrowed.
+///
+/// # Panics
+/// If a value's `Drop` panics (the first panic propagates once the pass is complete).
 pub fn flush() -> usize {
     registry().flush()
 }

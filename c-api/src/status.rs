@@ -12,8 +12,12 @@ use handles::Error;
 // Rust only returns this type or writes it into C memory; it never takes one from C. A value C
 // passes in is taken as an integer and checked (`hdl_status_name`), since an integer outside
 // the variants read as this enum would be undefined behaviour.
+//
+// Non-exhaustive: a later version may add statuses (C callers treat any value they do not know
+// as an error, see the README's "ABI stability").
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HdlStatus {
     /// Success.
     Ok = 0,
@@ -43,7 +47,8 @@ pub enum HdlStatus {
 
 const _: () = assert!(size_of::<HdlStatus>() == 4 && align_of::<HdlStatus>() == 4);
 
-/// Derives [`HdlStatus::ALL`] and [`HdlStatus::name`] from the variant names. The enum itself
+/// Derives `HdlStatus::ALL` (crate-private: its type would change with every new status) and
+/// [`HdlStatus::name`] from the variant names. The enum itself
 /// stays a plain item above, because cbindgen reads the header's `hdl_status` from it and does not
 /// expand macros. The list is checked against the enum by the compiler: `name` matches without a
 /// wildcard (a missing variant does not compile, a repeated one is an unreachable pattern), and a
@@ -54,10 +59,15 @@ macro_rules! status_names {
     ($($variant:ident),+ $(,)?) => {
         impl HdlStatus {
             /// Every status, in numeric order.
-            pub const ALL: [HdlStatus; [$(HdlStatus::$variant),+].len()] =
+            pub(crate) const ALL: [HdlStatus; [$(HdlStatus::$variant),+].len()] =
                 [$(HdlStatus::$variant),+];
 
             /// The enumerator's name as it appears in the C header, e.g. `"HDL_STATUS_STALE"`.
+            ///
+            /// ```
+            /// assert_eq!(hdl::HdlStatus::Stale.name(), c"HDL_STATUS_STALE");
+            /// ```
+            #[must_use]
             pub const fn name(self) -> &'static CStr {
                 match self {
                     $(HdlStatus::$variant => {
@@ -94,6 +104,52 @@ status_names!(
     Panic,
     InvalidArgument,
 );
+
+impl HdlStatus {
+    /// The status whose C value is `raw`, if there is one. Iterating
+    /// `(0..).map_while(HdlStatus::from_raw)` visits every status in numeric order.
+    ///
+    /// ```
+    /// use hdl::HdlStatus;
+    /// assert_eq!(HdlStatus::from_raw(4), Some(HdlStatus::Stale));
+    /// assert_eq!(HdlStatus::from_raw(u32::MAX), None);
+    /// assert!((0..).map_while(HdlStatus::from_raw).any(|s| s == HdlStatus::Busy));
+    /// ```
+    #[must_use]
+    pub const fn from_raw(raw: u32) -> Option<HdlStatus> {
+        let all = HdlStatus::ALL;
+        if (raw as usize) < all.len() {
+            Some(all[raw as usize])
+        } else {
+            None
+        }
+    }
+
+    /// A short human-readable description, e.g. `"stale handle: its entry has ended"`; what
+    /// `hdl_status_message` returns.
+    ///
+    /// ```
+    /// assert_eq!(hdl::HdlStatus::Busy.message().to_str().unwrap(), "the entry is in use (other references or borrows)");
+    /// ```
+    #[must_use]
+    pub const fn message(self) -> &'static CStr {
+        match self {
+            HdlStatus::Ok => c"success",
+            HdlStatus::NullHandle => c"null handle (0)",
+            HdlStatus::NullPointer => c"a required pointer argument is NULL",
+            HdlStatus::Invalid => c"invalid handle: never issued by this registry",
+            HdlStatus::Stale => c"stale handle: its entry has ended (released, revoked or taken)",
+            HdlStatus::WrongTable => c"handle of another handle table",
+            HdlStatus::WrongType => c"the entry's type tag or Rust type is not the one expected",
+            HdlStatus::Busy => c"the entry is in use (other references or borrows)",
+            HdlStatus::Full => {
+                c"capacity exhausted (no slot left, or reference count at its maximum)"
+            }
+            HdlStatus::Panic => c"a Rust panic was caught at the C boundary",
+            HdlStatus::InvalidArgument => c"an argument is out of range",
+        }
+    }
+}
 
 /// The prefix cbindgen gives the enumerators of `hdl_status`.
 const C_PREFIX: &str = "HDL_STATUS_";

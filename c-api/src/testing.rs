@@ -163,6 +163,7 @@ fn layouts() -> [Layout; 8] {
         layout!(
             "hdl_registry_stats",
             struct HdlRegistryStats {
+                size,
                 live,
                 pending_drops,
                 slots,
@@ -178,8 +179,8 @@ fn layouts() -> [Layout; 8] {
                 failed_stale_revoked,
                 failed_stale_taken,
                 failed_stale_unknown,
-                shard_live,
-                shard_slots,
+                heavy_barriers,
+                drop_panics,
             }
         ),
         layout!(

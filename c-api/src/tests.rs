@@ -35,11 +35,94 @@ fn status_names() {
     }
 }
 
+#[test]
+fn status_messages() {
+    let mut seen = std::collections::HashSet::new();
+    for (i, s) in HdlStatus::ALL.iter().enumerate() {
+        // SAFETY: a static NUL-terminated string.
+        let message = unsafe { CStr::from_ptr(hdl_status_message(i as i32)) };
+        assert_eq!(message, s.message());
+        assert!(
+            !message.is_empty() && seen.insert(message),
+            "{s:?}: {message:?}"
+        );
+    }
+    for bad in [-1, HdlStatus::ALL.len() as i32, i32::MAX] {
+        // SAFETY: as above.
+        let message = unsafe { CStr::from_ptr(hdl_status_message(bad)) };
+        assert_eq!(message, c"unknown status");
+    }
+}
+
+/// `hdl_stats` writes what the caller's `size` covers, and says how much it wrote.
+#[test]
+fn stats_size_field() {
+    // SAFETY: NULL is allowed.
+    let status = unsafe { hdl_stats(core::ptr::null_mut()) };
+    assert_eq!(status, HdlStatus::NullPointer);
+    let mut s = HdlRegistryStats::default();
+    // SAFETY: `s` is readable and writable (size 0: rejected before anything is written).
+    assert_eq!(unsafe { hdl_stats(&mut s) }, HdlStatus::InvalidArgument);
+    assert_eq!(s.size, 0);
+    s.size = size_of::<HdlRegistryStats>() - 8;
+    // SAFETY: as above; a size smaller than the struct's first version is rejected.
+    assert_eq!(unsafe { hdl_stats(&mut s) }, HdlStatus::InvalidArgument);
+    assert_eq!(s.thread_records, 0);
+
+    // A caller whose header declares a larger struct (a newer version): the fields the library
+    // knows are written, `size` says how many bytes, and the rest is untouched.
+    #[repr(C)]
+    struct Newer {
+        stats: HdlRegistryStats,
+        later_field: u64,
+    }
+    let mut newer = Newer {
+        stats: HdlRegistryStats {
+            size: size_of::<Newer>(),
+            ..HdlRegistryStats::default()
+        },
+        later_field: 0xfeed,
+    };
+    // SAFETY: `newer` is readable and writable for `size_of::<Newer>()` bytes.
+    let status = unsafe { hdl_stats((&raw mut newer).cast::<HdlRegistryStats>()) };
+    assert_eq!(status, HdlStatus::Ok);
+    assert_eq!(newer.stats.size, size_of::<HdlRegistryStats>());
+    assert_eq!(newer.later_field, 0xfeed);
+    assert!(newer.stats.thread_records >= 1);
+    let t = handles::thread_stats();
+    assert!(newer.stats.heavy_barriers <= t.heavy_barriers);
+    assert!(newer.stats.drop_panics <= t.drop_panics);
+
+    let (mut live, mut slots) = (0, 0);
+    for shard in 0..hdl_shard_count() {
+        let (mut l, mut n) = (usize::MAX, usize::MAX);
+        // SAFETY: valid out-pointers.
+        let status = unsafe { hdl_shard_stats(shard, &mut l, &mut n) };
+        assert_eq!(status, HdlStatus::Ok);
+        live += l;
+        slots += n;
+    }
+    assert!(slots >= live);
+    let mut untouched = 7;
+    // SAFETY: valid out-pointers, NULL allowed.
+    unsafe {
+        assert_eq!(
+            hdl_shard_stats(hdl_shard_count(), &mut untouched, &mut untouched),
+            HdlStatus::InvalidArgument
+        );
+        assert_eq!(
+            hdl_shard_stats(0, core::ptr::null_mut(), &mut untouched),
+            HdlStatus::NullPointer
+        );
+    }
+    assert_eq!(untouched, 7);
+}
+
 /// The names Rust derives are the header's enumerators, with the same values, and the header
 /// has no other `HDL_STATUS_*` enumerator.
 #[test]
 fn status_names_match_the_header() {
-    let header = include_str!("../../include/hdl.h");
+    let header = include_str!("../include/hdl.h");
     for s in HdlStatus::ALL {
         let name = s.name().to_str().unwrap();
         let line = format!("  {name} = {},\n", s as u32);

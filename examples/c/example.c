@@ -1,7 +1,7 @@
 /* A C program using hdl.h: it puts its own objects in the registry, passes a handle through a
  * `void *user_data` to worker threads, and lets the registry run the destructor.
  *
- * Build (after `bash scripts/c-tests.sh --build-only`):
+ * Build (after `bash scripts/c-tests.sh --build-only`; for an installed libhdl see the README):
  *   export PKG_CONFIG_PATH=$PWD/target/c/pkgconfig
  *   cc -std=c99 -pthread examples/c/example.c $(pkg-config --cflags --libs hdl) -o example
  *   LD_LIBRARY_PATH=$(pkg-config --variable=libdir hdl) ./example

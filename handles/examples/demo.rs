@@ -3,9 +3,9 @@
 //! creates widgets, shares their handles with several threads that call the entry points
 //! millions of times, then shows what happens to stale, forged and double-freed handles.
 //!
-//! Run: `cargo run --release -p handles --example demo`
+//! Run: `cargo run --release -p ffi-handles --example demo`
 
-use handles::{HandleTable, ffi};
+use ffi_handles::{HandleTable, ffi};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ pub const OK: u32 = 0;
 /// The handle was 0 (`HDL_STATUS_NULL_HANDLE`).
 pub const ERR_NULL: u32 = 1;
 
-handles::entry_points! {
+ffi_handles::entry_points! {
     table: WIDGETS, status: u32;
     /// `uint64_t widget_new(uint32_t id)`: creates a widget; returns its handle (0 if full).
     new widget_new(id: u32) = Widget { name: format!("widget-{id}"), id };
@@ -154,8 +154,8 @@ fn main() {
     );
     println!(
         "thread records: {} (recycled as threads exit); fence-free lookups: {}",
-        handles::thread_stats().records,
-        handles::thread_stats().asymmetric_barrier
+        ffi_handles::thread_stats().records,
+        ffi_handles::thread_stats().asymmetric_barrier
     );
 }
 

@@ -30,7 +30,7 @@
 //!
 //! ```
 //! use core::ffi::c_void;
-//! use handles::callback::{self, Callback};
+//! use ffi_handles::callback::{self, Callback};
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //! use std::sync::Arc;
 //!
@@ -59,14 +59,14 @@
 //! cb.revoke().unwrap();
 //! task(late);
 //! assert_eq!(hits.load(Ordering::Relaxed), 4);
-//! assert_eq!(callback::last_error(), Some(callback::CallError::Handle(handles::Error::Stale)));
+//! assert_eq!(callback::last_error(), Some(callback::CallError::Handle(ffi_handles::Error::Stale)));
 //! ```
 //!
 //! # A C API with a destroy-notify
 //!
 //! ```
 //! use core::ffi::{c_int, c_void};
-//! use handles::callback::{self, Callback};
+//! use ffi_handles::callback::{self, Callback};
 //!
 //! // `int register_filter(int (*f)(void *, int), void *user_data, void (*destroy)(void *))`:
 //! // the library keeps `user_data` until it calls `destroy(user_data)`, once.
@@ -110,6 +110,20 @@ type Erased = Box<dyn Any + Send + Sync>;
 static CALLBACKS: HandleTable<Erased> = HandleTable::new();
 
 /// Why a trampoline (or [`invoke`]) could not run its closure to completion.
+///
+/// ```
+/// use ffi_handles::{Error, callback::{self, CallError, Callback}};
+///
+/// let cb = Callback::new(|| -> u8 { panic!("on purpose") });
+/// assert_eq!(callback::invoke(cb.user_data(), |f: &fn() -> u8| f()), Err(CallError::WrongType));
+/// assert_eq!(callback::invoke(core::ptr::null(), |f: &fn()| f()), Err(CallError::Handle(Error::Null)));
+/// # let hook = std::panic::take_hook();
+/// # std::panic::set_hook(Box::new(|_| {}));
+/// let f: extern "C" fn(*mut core::ffi::c_void) -> u8 = cb.trampoline0();
+/// assert_eq!(f(cb.user_data()), u8::MAX); // the panic was caught: u8's fallback
+/// # std::panic::set_hook(hook);
+/// assert_eq!(callback::last_error(), Some(CallError::Panicked));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CallError {
@@ -156,9 +170,32 @@ impl From<Error> for CallError {
 /// | `Result<T, E>` with `E: From<CallError>` | `Err(error.into())` |
 ///
 /// Implement it for your own `#[repr(transparent)]` return types when a C API wants something
-/// else (for example a specific status code).
+/// else (for example a specific status code):
+///
+/// ```
+/// use ffi_handles::callback::{CallError, Callback, Fallback};
+///
+/// /// A C library's status: 0 = ok, 2 = "user callback failed".
+/// #[repr(transparent)]
+/// #[derive(Debug, PartialEq)]
+/// struct Status(i32);
+/// impl Fallback for Status {
+///     fn fallback(_: CallError) -> Status { Status(2) }
+/// }
+///
+/// let cb = Callback::new(|| Status(0));
+/// let f: extern "C" fn(*mut core::ffi::c_void) -> Status = cb.trampoline0();
+/// assert_eq!(f(cb.user_data()), Status(0));
+/// assert_eq!(f(core::ptr::null_mut()), Status(2));
+/// ```
 pub trait Fallback {
     /// The value to return when the call failed with `error`.
+    ///
+    /// ```
+    /// use ffi_handles::callback::{CallError, Fallback};
+    /// assert_eq!(<i32 as Fallback>::fallback(CallError::WrongType), -1);
+    /// assert_eq!(<Option<u8> as Fallback>::fallback(CallError::Panicked), None);
+    /// ```
     fn fallback(error: CallError) -> Self;
 }
 
@@ -221,6 +258,16 @@ thread_local! {
 
 /// The handle of the callback this thread is running, if any: lets a closure unregister itself
 /// (`callback::revoke(callback::current().unwrap())`). Nested callbacks see their own handle.
+///
+/// ```
+/// use ffi_handles::callback::{self, Callback};
+///
+/// let cb = Callback::new(|| callback::current());
+/// assert_eq!(callback::current(), None); // not inside a callback
+/// let f: extern "C" fn(*mut core::ffi::c_void) -> Option<ffi_handles::Handle> = cb.trampoline0();
+/// assert_eq!(f(cb.user_data()), Some(cb.handle()));
+/// ```
+#[must_use]
 pub fn current() -> Option<Handle> {
     CURRENT
         .try_with(|c| Handle::from_raw(c.get()))
@@ -230,11 +277,33 @@ pub fn current() -> Option<Handle> {
 
 /// Why the last trampoline call on this thread that returned a [`Fallback`] value failed.
 /// Successful calls do not clear it; use [`take_last_error`] to consume it.
+///
+/// ```
+/// use ffi_handles::{Error, callback::{self, CallError, Callback}};
+///
+/// let cb = Callback::new(|x: i32| x + 1);
+/// let f: extern "C" fn(*mut core::ffi::c_void, i32) -> i32 = cb.trampoline1();
+/// let user_data = cb.user_data();
+/// drop(cb);
+/// assert_eq!(f(user_data, 1), -1); // i32's fallback
+/// assert_eq!(callback::last_error(), Some(CallError::Handle(Error::Stale)));
+/// ```
+#[must_use]
 pub fn last_error() -> Option<CallError> {
     LAST_ERROR.try_with(Cell::get).ok().flatten()
 }
 
 /// Returns [`last_error`] and clears it.
+///
+/// ```
+/// use ffi_handles::callback::{self, Callback};
+///
+/// let cb = Callback::new(|| 7u32);
+/// let f: extern "C" fn(*mut core::ffi::c_void) -> u32 = cb.trampoline0();
+/// assert_eq!(f(core::ptr::null_mut()), u32::MAX); // NULL user_data: the fallback
+/// assert!(callback::take_last_error().is_some());
+/// assert_eq!(callback::last_error(), None); // cleared
+/// ```
 pub fn take_last_error() -> Option<CallError> {
     LAST_ERROR.try_with(|e| e.take()).ok().flatten()
 }
@@ -263,7 +332,7 @@ impl Drop for RestoreCurrent {
 ///
 /// ```
 /// use core::ffi::c_void;
-/// use handles::callback::{self, Callback, CallError};
+/// use ffi_handles::callback::{self, Callback, CallError};
 ///
 /// let cb = Callback::new(|a: i64, b: i64| a + b);
 /// fn shape<F: Fn(i64, i64) -> i64 + 'static>(_: &Callback<F>, user_data: *mut c_void) -> Result<i64, CallError> {
@@ -272,6 +341,11 @@ impl Drop for RestoreCurrent {
 /// assert_eq!(shape(&cb, cb.user_data()), Ok(5));
 /// assert_eq!(callback::invoke(cb.user_data(), |f: &fn()| f()), Err(CallError::WrongType));
 /// ```
+///
+/// # Errors
+/// [`CallError::Handle`] with the handle's error (`Null` for a NULL `user_data`, `Stale` once
+/// unregistered, ...), [`CallError::WrongType`] if the closure is not an `F` (`f` is not
+/// called), [`CallError::Panicked`] if `f` panicked (the panic is caught).
 #[inline]
 pub fn invoke<F: 'static, R>(
     user_data: *const c_void,
@@ -312,6 +386,19 @@ fn call<F: 'static, R: Fallback>(user_data: *const c_void, f: impl FnOnce(&F) ->
 /// [`Callback::user_data_owned`] gave C. When it was the last, the closure is dropped (at the
 /// next reclamation pass; see [`flush`]). Errors (a stale or forged pointer, a panicking
 /// `Drop`) are recorded in [`last_error`] and otherwise ignored: nothing unwinds into C.
+///
+/// ```
+/// use ffi_handles::callback::{self, Callback};
+///
+/// let cb = Callback::new(|| ());
+/// let h = cb.handle();
+/// let user_data = cb.user_data_owned().unwrap(); // a reference for C
+/// cb.revoke().unwrap();                          // not callable any more; C's reference remains
+/// callback::destroy_notify(user_data);           // C is done: the last reference goes
+/// assert!(!callback::is_registered(h));
+/// callback::destroy_notify(user_data);           // once too often: recorded, not a crash
+/// assert!(callback::last_error().is_some());
+/// ```
 pub extern "C" fn destroy_notify(user_data: *mut c_void) {
     let outcome = catch_unwind(|| match Handle::from_ptr(user_data) {
         Some(h) => CALLBACKS.release(h).map(drop).map_err(CallError::Handle),
@@ -332,23 +419,60 @@ pub extern "C" fn destroy_notify(user_data: *mut c_void) {
 /// finish; references given to C with [`Callback::user_data_owned`] keep the closure alive
 /// (not callable) until [`destroy_notify`]. Never blocks.
 ///
-/// Errors: [`Error::Stale`] if already unregistered, and the other handle errors.
+/// # Errors
+/// [`Error::Stale`] if already unregistered, and the other handle errors.
+///
+/// ```
+/// use ffi_handles::callback::{self, Callback};
+///
+/// let h = Callback::new(|| ()).into_handle();
+/// assert!(callback::is_registered(h));
+/// callback::revoke(h).unwrap();
+/// assert!(!callback::is_registered(h));
+/// assert!(callback::revoke(h).is_err());
+/// ```
 pub fn revoke(handle: Handle) -> Result<(), Error> {
     CALLBACKS.revoke(handle)
 }
 
 /// Whether `handle` names a registered (not revoked) callback.
+///
+/// ```
+/// let cb = ffi_handles::callback::Callback::new(|| ());
+/// let h = cb.handle();
+/// assert!(ffi_handles::callback::is_registered(h));
+/// drop(cb);
+/// assert!(!ffi_handles::callback::is_registered(h));
+/// ```
+#[must_use]
 pub fn is_registered(handle: Handle) -> bool {
     CALLBACKS.contains(handle)
 }
 
 /// Number of registered callbacks (revoked ones still referenced by C are not counted).
+///
+/// ```
+/// let before = ffi_handles::callback::registered();
+/// let cb = ffi_handles::callback::Callback::new(|| ());
+/// assert!(ffi_handles::callback::registered() > before || before > 0); // other tests may run
+/// drop(cb);
+/// ```
+#[must_use]
 pub fn registered() -> usize {
     CALLBACKS.len()
 }
 
 /// Drops unregistered closures now instead of at the next reclamation pass; returns how many
 /// still wait for a call in flight. Call it before counting drops, and at shutdown.
+///
+/// ```
+/// let cb = ffi_handles::callback::Callback::new(|| ());
+/// drop(cb);
+/// ffi_handles::callback::flush(); // the closure is dropped now (no call was in flight)
+/// ```
+///
+/// # Panics
+/// If a closure's `Drop` panics (see [`HandleTable::flush`](crate::HandleTable::flush)).
 pub fn flush() -> usize {
     CALLBACKS.flush()
 }
@@ -360,7 +484,7 @@ pub fn flush() -> usize {
 /// `Explicit` drops them only in [`flush`]. Takes effect for closures unregistered afterwards.
 ///
 /// ```
-/// use handles::{ReclaimPolicy, callback};
+/// use ffi_handles::{ReclaimPolicy, callback};
 /// callback::set_reclaim_policy(ReclaimPolicy::Background);
 /// assert_eq!(callback::reclaim_policy(), ReclaimPolicy::Background);
 /// ```
@@ -375,6 +499,16 @@ pub fn reclaim_policy() -> ReclaimPolicy {
 
 /// A registered closure of type `F`, owning its registration: dropping it unregisters the
 /// closure (see [`Callback::revoke`]). `Callback` is `Send + Sync` and only a handle wide.
+///
+/// ```
+/// use ffi_handles::callback::Callback;
+///
+/// let cb = Callback::new(|s: *const core::ffi::c_char| !s.is_null());
+/// // What a C library does with (trampoline, user_data):
+/// let f: extern "C" fn(*mut core::ffi::c_void, *const core::ffi::c_char) -> bool = cb.trampoline1();
+/// assert!(f(cb.user_data(), c"x".as_ptr()));
+/// ```
+#[must_use = "dropping a Callback unregisters its closure at once"]
 pub struct Callback<F> {
     handle: Handle,
     _closure: PhantomData<fn() -> F>,
@@ -383,6 +517,14 @@ pub struct Callback<F> {
 impl<F: Send + Sync + 'static> Callback<F> {
     /// Registers `f`. Panics when the registry is full (2^22 slots per shard × 64 shards); see
     /// [`Callback::try_new`].
+    ///
+    /// # Panics
+    /// When the registry is full; [`Callback::try_new`] gives the closure back instead.
+    ///
+    /// ```
+    /// let cb = ffi_handles::callback::Callback::new(|x: u8| x * 2);
+    /// assert!(ffi_handles::callback::is_registered(cb.handle()));
+    /// ```
     pub fn new(f: F) -> Callback<F> {
         match Callback::try_new(f) {
             Ok(cb) => cb,
@@ -391,6 +533,15 @@ impl<F: Send + Sync + 'static> Callback<F> {
     }
 
     /// Registers `f`, or gives it back when the registry is full.
+    ///
+    /// # Errors
+    /// [`InsertError`](crate::InsertError) with [`Error::Full`] and the closure, when the
+    /// registry is full.
+    ///
+    /// ```
+    /// let cb = ffi_handles::callback::Callback::try_new(|| 1).unwrap_or_else(|e| panic!("{e:?}"));
+    /// assert!(ffi_handles::callback::is_registered(cb.handle()));
+    /// ```
     pub fn try_new(f: F) -> Result<Callback<F>, crate::InsertError<F>> {
         match CALLBACKS.try_insert(Box::new(f)) {
             Ok(handle) => Ok(Callback {
@@ -410,12 +561,24 @@ impl<F: Send + Sync + 'static> Callback<F> {
 
 impl<F> Callback<F> {
     /// The registration's handle.
+    ///
+    /// ```
+    /// let cb = ffi_handles::callback::Callback::new(|| ());
+    /// assert_eq!(ffi_handles::Handle::from_ptr(cb.user_data()), Some(cb.handle()));
+    /// ```
+    #[must_use]
     pub fn handle(&self) -> Handle {
         self.handle
     }
 
     /// The handle as `void *user_data`, borrowed: valid for calls while this `Callback` lives
     /// and is not revoked; afterwards calls fail cleanly.
+    ///
+    /// ```
+    /// let cb = ffi_handles::callback::Callback::new(|| ());
+    /// assert!(!cb.user_data().is_null());
+    /// ```
+    #[must_use]
     pub fn user_data(&self) -> *mut c_void {
         self.handle.into_ptr()
     }
@@ -425,8 +588,19 @@ impl<F> Callback<F> {
     /// both this `Callback` is dropped (or revoked) and C has called `destroy_notify`; it stays
     /// callable only until this `Callback` is dropped or revoked.
     ///
-    /// Errors: [`Error::Stale`] if revoked meanwhile (by [`revoke`]); [`Error::Full`] if the
+    /// # Errors
+    /// [`Error::Stale`] if revoked meanwhile (by [`revoke`]); [`Error::Full`] if the
     /// reference count is at its maximum.
+    ///
+    /// ```
+    /// use ffi_handles::callback::{self, Callback};
+    ///
+    /// let cb = Callback::new(|| ());
+    /// let user_data = cb.user_data_owned().unwrap(); // C's reference
+    /// drop(cb);                                      // unregistered: calls now fail
+    /// let f: extern "C" fn(*mut core::ffi::c_void) = callback::destroy_notify;
+    /// f(user_data);                                  // C releases its reference
+    /// ```
     pub fn user_data_owned(&self) -> Result<*mut c_void, Error> {
         CALLBACKS.retain(self.handle)?;
         Ok(self.handle.into_ptr())
@@ -435,7 +609,15 @@ impl<F> Callback<F> {
     /// Unregisters the closure now: new calls fail, calls in flight finish, and the closure is
     /// dropped once C's references (if any) are released. Never blocks.
     ///
-    /// Errors: [`Error::Stale`] if it was already unregistered by handle ([`revoke`]).
+    /// # Errors
+    /// [`Error::Stale`] if it was already unregistered by handle ([`revoke`]).
+    ///
+    /// ```
+    /// let cb = ffi_handles::callback::Callback::new(|| ());
+    /// let h = cb.handle();
+    /// cb.revoke().unwrap();
+    /// assert!(!ffi_handles::callback::is_registered(h));
+    /// ```
     pub fn revoke(self) -> Result<(), Error> {
         let handle = self.handle;
         core::mem::forget(self);
@@ -445,12 +627,32 @@ impl<F> Callback<F> {
     /// Gives the registration to C as `void *user_data`, for C APIs that call a destroy-notify
     /// ([`destroy_notify`]) when done: the closure stays callable until then, and is dropped
     /// after. Rust can still cut it off early with [`revoke`] on [`Callback::handle`].
+    ///
+    /// ```
+    /// use ffi_handles::callback::{self, Callback};
+    ///
+    /// let user_data = Callback::new(|| ()).into_user_data(); // C owns the registration now
+    /// let h = ffi_handles::Handle::from_ptr(user_data).unwrap();
+    /// assert!(callback::is_registered(h));
+    /// callback::destroy_notify(user_data);                  // C is done with it
+    /// assert!(!callback::is_registered(h));
+    /// ```
+    #[must_use = "the registration lives until destroy_notify is called with this user_data"]
     pub fn into_user_data(self) -> *mut c_void {
         self.into_handle().into_ptr()
     }
 
     /// Keeps the closure registered without an owner, e.g. for a callback that unregisters
     /// itself ([`current`] + [`revoke`]). Unregister it with [`revoke`].
+    ///
+    /// ```
+    /// use ffi_handles::callback::{self, Callback};
+    ///
+    /// let h = Callback::new(|| ()).into_handle();
+    /// assert!(callback::is_registered(h));
+    /// callback::revoke(h).unwrap();
+    /// ```
+    #[must_use = "without the handle the closure stays registered until the process ends"]
     pub fn into_handle(self) -> Handle {
         let handle = self.handle;
         core::mem::forget(self);
@@ -476,7 +678,10 @@ macro_rules! trampolines {
         #[doc = concat!(
             "Trampoline for C callbacks shaped `R (*)(void *user_data",
             $(", ", stringify!($A),)* ")`, calling an `F: Fn(", $(stringify!($A), ", ",)*
-            ") -> R` registered as a [`Callback`]. See [`Callback::", stringify!($method), "`].")]
+            ") -> R` registered as a [`Callback`]. See [`Callback::", stringify!($method), "`].",
+            "\n\n```\nuse ffi_handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
+             let f: extern \"C\" fn(*mut core::ffi::c_void, i32) -> i32 = cb.trampoline1();\n\
+             assert_eq!(f(cb.user_data(), 1), 2);\n```")]
         pub extern "C" fn $first<F, $($A,)* R>(user_data: *mut c_void, $($a: $A),*) -> R
         where
             F: Fn($($A),*) -> R + Send + Sync + 'static,
@@ -491,7 +696,10 @@ macro_rules! trampolines {
                  (*)(void *user_data", $(", ", stringify!($A),)* ")`; pass \
                  [`Callback::user_data`] as its `user_data`. It does a scoped lookup, checks \
                  the closure type, calls it and catches panics; when the call fails it returns \
-                 `R`'s [`Fallback`] and records the reason in [`last_error`].")]
+                 `R`'s [`Fallback`] and records the reason in [`last_error`].",
+                    "\n\n```\nuse ffi_handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
+                 let f: extern \"C\" fn(*mut core::ffi::c_void, i32) -> i32 = cb.trampoline1();\n\
+                 assert_eq!(f(cb.user_data(), 1), 2);\n```")]
             pub fn $method<$($A,)* R>(&self) -> extern "C" fn(*mut c_void, $($A),*) -> R
             where
                 F: Fn($($A),*) -> R,
@@ -508,7 +716,10 @@ macro_rules! trampolines_last {
         #[doc = concat!(
             "Trampoline for C callbacks that pass `user_data` last: `R (*)(",
             $(stringify!($A), ", ",)* "void *user_data)`. See [`Callback::",
-            stringify!($method), "`].")]
+            stringify!($method), "`].",
+            "\n\n```\nuse ffi_handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
+             let f: extern \"C\" fn(i32, *mut core::ffi::c_void) -> i32 = cb.trampoline1_last();\n\
+             assert_eq!(f(1, cb.user_data()), 2);\n```")]
         pub extern "C" fn $last<F, $($A,)* R>($($a: $A,)* user_data: *mut c_void) -> R
         where
             F: Fn($($A),*) -> R + Send + Sync + 'static,
@@ -521,7 +732,10 @@ macro_rules! trampolines_last {
             #[doc = concat!(
                 "The `extern \"C\"` trampoline for this closure, for C callbacks that pass \
                  `user_data` last: `R (*)(", $(stringify!($A), ", ",)* "void *user_data)`. \
-                 Otherwise like [`Callback::trampoline0`].")]
+                 Otherwise like [`Callback::trampoline0`].",
+                    "\n\n```\nuse ffi_handles::callback::Callback;\n\nlet cb = Callback::new(|x: i32| x + 1);\n\
+                 let f: extern \"C\" fn(i32, *mut core::ffi::c_void) -> i32 = cb.trampoline1_last();\n\
+                 assert_eq!(f(1, cb.user_data()), 2);\n```")]
             pub fn $method<$($A,)* R>(&self) -> extern "C" fn($($A,)* *mut c_void) -> R
             where
                 F: Fn($($A),*) -> R,

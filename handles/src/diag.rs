@@ -31,7 +31,7 @@ use core::fmt;
 /// kept per slot for the slot's latest occupant.
 ///
 /// ```
-/// use handles::{EndReason, Error, HandleTable};
+/// use ffi_handles::{EndReason, Error, HandleTable};
 ///
 /// let table = HandleTable::new();
 /// let released = table.insert(1);
@@ -169,6 +169,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// lookup fails, and for a stale handle how its entry ended while the slot still records
     /// it. One load of the slot's state (plus the side table with `debug-backtrace`); changes
     /// nothing and counts nothing.
+    #[must_use]
     pub fn diagnose(&self, handle: Handle) -> Diagnosis {
         let raw = handle.into_raw();
         let seen = self
@@ -208,7 +209,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// change meanwhile may or may not be visited.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert("left over");
     /// let mut seen = Vec::new();
     /// table.visit_live(|entry, value| seen.push((entry.handle, *value)));
@@ -242,7 +243,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// a program that ends now would leak. Print it with `{}`.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(String::from("forgotten"));
     /// let report = table.leak_report();
     /// assert_eq!(report.type_name, "alloc::string::String");
@@ -250,6 +251,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(report.entries[0].handle, h);
     /// assert!(report.to_string().contains("1 live handle"));
     /// ```
+    #[must_use]
     pub fn leak_report(&self) -> LeakReport {
         let mut entries = Vec::new();
         self.visit_live(|e, _| entries.push(e.clone()));
@@ -285,7 +287,7 @@ impl<T: Send + Sync + 'static> HandleTable<T> {
     /// or aborts.
     ///
     /// ```
-    /// static TABLE: handles::HandleTable<u32> = handles::HandleTable::new();
+    /// static TABLE: ffi_handles::HandleTable<u32> = ffi_handles::HandleTable::new();
     /// TABLE.report_leaks_at_exit();
     /// ```
     pub fn report_leaks_at_exit(&'static self) {
@@ -299,6 +301,10 @@ impl<T: Send + Sync + 'static> HandleTable<T> {
 }
 
 /// Whether `HANDLES_LEAK_REPORT=1` is set: leak reports at exit are switched on.
+///
+/// Plumbing for the C API crate, hidden from the documentation and not part of the API; use
+/// [`HandleTable::report_leaks_at_exit`].
+#[must_use]
 pub fn leak_report_enabled() -> bool {
     std::env::var_os("HANDLES_LEAK_REPORT").is_some_and(|v| v == "1")
 }
@@ -306,6 +312,9 @@ pub fn leak_report_enabled() -> bool {
 /// Runs `report` at process exit when [`leak_report_enabled`]; does nothing otherwise. For
 /// libraries built on `handles` (the C registry registers its own report this way). A panic
 /// in `report` is caught and discarded.
+///
+/// Plumbing for the C API crate, hidden from the documentation and not part of the API; use
+/// [`HandleTable::report_leaks_at_exit`].
 pub fn at_exit_if_enabled(report: Box<dyn Fn() + Send + Sync>) {
     if leak_report_enabled() {
         exit::push(report);

@@ -30,6 +30,7 @@ pub enum Error {
 
 impl Error {
     /// A short, stable, lower-case name (`"stale"`, `"wrong table"`, ...).
+    #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Error::Null => "null handle",
@@ -61,6 +62,7 @@ pub struct InsertError<T> {
 
 impl<T> InsertError<T> {
     /// Returns the value that could not be inserted.
+    #[must_use]
     pub fn into_inner(self) -> T {
         self.value
     }
@@ -106,6 +108,7 @@ impl EndReason {
     }
 
     /// A short, stable, lower-case name: `"released"`, `"revoked"`, `"taken"`.
+    #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             EndReason::Released => "released",

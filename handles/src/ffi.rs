@@ -20,7 +20,7 @@
 //! library's own enum can be one (below).
 //!
 //! ```
-//! use handles::{Error, HandleTable, ffi};
+//! use ffi_handles::{Error, HandleTable, ffi};
 //!
 //! /// The status a C caller sees (in C: `typedef uint32_t shape_status;`).
 //! #[repr(u32)]
@@ -45,7 +45,7 @@
 //! pub struct Shape { sides: u32 }
 //! static SHAPES: HandleTable<Shape> = HandleTable::new();
 //!
-//! handles::entry_points! {
+//! ffi_handles::entry_points! {
 //!     table: SHAPES, status: ShapeStatus;
 //!     /// `uint64_t shape_new(uint32_t sides)`: a new shape, or 0 if the table is full.
 //!     new shape_new(sides: u32) = Shape { sides };
@@ -134,7 +134,7 @@ impl Status for u32 {
 /// panics is forgotten), so no panic crosses `extern "C"`.
 ///
 /// ```
-/// # use handles::{Error, ffi};
+/// # use ffi_handles::{Error, ffi};
 /// # #[derive(Clone, Copy, Debug, PartialEq)] enum St { Ok, Null, Bad, Panic }
 /// # impl From<Error> for St { fn from(_: Error) -> St { St::Bad } }
 /// # impl From<ffi::NullPointer> for St { fn from(_: ffi::NullPointer) -> St { St::Null } }
@@ -164,7 +164,7 @@ pub fn call<S: Status>(body: impl FnOnce() -> Result<(), S>) -> S {
 /// returning `on_panic` if the body panics.
 ///
 /// ```
-/// # use handles::{HandleTable, ffi};
+/// # use ffi_handles::{HandleTable, ffi};
 /// static NAMES: HandleTable<String> = HandleTable::new();
 /// /// `int64_t name_len(uint64_t name)`: the name's length, or -1.
 /// extern "C" fn name_len(name: u64) -> i64 {
@@ -290,15 +290,15 @@ pub fn release<T: Send + Sync, S: Status>(table: &HandleTable<T>, raw: u64) -> S
 /// functions yourself with the [`ffi`](crate::ffi) bodies, one line each.
 ///
 /// ```
-/// # use handles::{Error, ffi};
+/// # use ffi_handles::{Error, ffi};
 /// # #[derive(Clone, Copy, Debug, PartialEq)] pub enum St { Ok, Null, Bad, Full, Panic }
 /// # impl From<Error> for St { fn from(e: Error) -> St { if e == Error::Full { St::Full } else { St::Bad } } }
 /// # impl From<ffi::NullPointer> for St { fn from(_: ffi::NullPointer) -> St { St::Null } }
 /// # impl ffi::Status for St { const OK: St = St::Ok; const PANIC: St = St::Panic; }
 /// pub struct Counter(u32);
-/// static COUNTERS: handles::HandleTable<Counter> = handles::HandleTable::new();
+/// static COUNTERS: ffi_handles::HandleTable<Counter> = ffi_handles::HandleTable::new();
 ///
-/// handles::entry_points! {
+/// ffi_handles::entry_points! {
 ///     table: COUNTERS, status: St;
 ///     /// `St counter_create(uint32_t start, uint64_t *out_handle)`.
 ///     new_into counter_create(start: u32) = Counter(start);

@@ -30,11 +30,12 @@ pub(crate) enum Hold {
 /// hazard cells.
 ///
 /// ```
-/// let table = handles::HandleTable::new();
+/// let table = ffi_handles::HandleTable::new();
 /// let h = table.insert(10u32);
 /// let g = table.get(h).unwrap();
 /// assert_eq!(*g + 1, 11);
 /// ```
+#[must_use = "the guard is the borrow: dropping it at once reads nothing"]
 pub struct Guard<'a, T: Send + Sync> {
     slot: &'a Slot<T>,
     hold: Hold,

@@ -57,7 +57,7 @@ pub(crate) const MAX_TAG: u32 = (1 << TAG_BITS) - 1;
 /// reference; the table counts references only through `retain` and `release`.
 ///
 /// ```
-/// use handles::{Handle, HandleTable};
+/// use ffi_handles::{Handle, HandleTable};
 ///
 /// let table = HandleTable::new();
 /// let h = table.insert("hello");
@@ -67,6 +67,42 @@ pub(crate) const MAX_TAG: u32 = (1 << TAG_BITS) - 1;
 /// assert_eq!(Handle::from_raw(0), None);
 /// println!("{h}"); // 0x... (hex)
 /// ```
+///
+/// # In `extern "C"` signatures
+///
+/// `Handle` is `#[repr(transparent)]` over `NonZeroU64`, so `Handle` and `Option<Handle>` have
+/// the size, alignment and calling convention of a `u64`, and `Option<Handle>` maps 0 to
+/// `None` (every `u64` is a valid `Option<Handle>`). An `extern "C"` function can take and
+/// return them where C sees `uint64_t`: 0 arrives as `None`, no conversion needed.
+///
+/// ```
+/// use ffi_handles::{Handle, HandleTable};
+///
+/// static NAMES: HandleTable<String> = HandleTable::new();
+///
+/// #[unsafe(no_mangle)]
+/// pub extern "C" fn name_new() -> Handle {
+///     NAMES.insert("ada".to_string())
+/// }
+///
+/// /// `uint64_t` in C; -1 for 0 and for every bad handle.
+/// #[unsafe(no_mangle)]
+/// pub extern "C" fn name_len(h: Option<Handle>) -> i64 {
+///     h.and_then(|h| NAMES.with(h, |s| s.len() as i64).ok()).unwrap_or(-1)
+/// }
+///
+/// assert_eq!(size_of::<Option<Handle>>(), size_of::<u64>());
+/// assert_eq!(name_len(Some(name_new())), 3);
+/// assert_eq!(name_len(None), -1);
+/// ```
+///
+/// # Names
+///
+/// `into_raw` / `from_raw` convert to and from the form that crosses the FFI boundary, as
+/// `Box::into_raw` and `RawFd` do; since `Handle` is `Copy`, `into_raw` consumes nothing and
+/// transfers nothing: an entry is owned through its reference count (`retain` / `release`),
+/// never through a `Handle` value. `from_raw` is safe, because a forged value is an error when
+/// used, never memory unsafety.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(transparent)]
 pub struct Handle(NonZeroU64);
@@ -85,6 +121,7 @@ impl Handle {
     }
 
     /// The handle as a plain `u64`, never 0.
+    #[must_use]
     #[inline(always)]
     pub const fn into_raw(self) -> u64 {
         self.0.get()
@@ -92,6 +129,7 @@ impl Handle {
 
     /// Reinterprets a `u64` as a handle; `None` for 0. Any other value is accepted here and
     /// checked by the table when used: a forged value yields an error, never another entry.
+    #[must_use]
     #[inline(always)]
     pub const fn from_raw(raw: u64) -> Option<Handle> {
         match NonZeroU64::new(raw) {
@@ -104,13 +142,14 @@ impl Handle {
     /// never dereferenced; it is only a carrier for the 64 bits.
     ///
     /// ```
-    /// # use handles::{Handle, HandleTable};
+    /// # use ffi_handles::{Handle, HandleTable};
     /// let table = HandleTable::new();
     /// let h = table.insert(7u8);
     /// let user_data: *mut core::ffi::c_void = h.into_ptr();
     /// assert_eq!(Handle::from_ptr(user_data), Some(h));
     /// ```
     #[cfg(target_pointer_width = "64")]
+    #[must_use]
     #[inline(always)]
     pub fn into_ptr(self) -> *mut core::ffi::c_void {
         core::ptr::without_provenance_mut(self.into_raw() as usize)
@@ -118,6 +157,7 @@ impl Handle {
 
     /// Recovers a handle from a `void *` made by [`Handle::into_ptr`]; `None` for NULL.
     #[cfg(target_pointer_width = "64")]
+    #[must_use]
     #[inline(always)]
     pub fn from_ptr(ptr: *const core::ffi::c_void) -> Option<Handle> {
         Handle::from_raw(ptr.addr() as u64)

@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+// Every public fallible or panicking function says how (checked by clippy in CI).
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 mod barrier;
 #[cfg(not(handles_loom))]
@@ -51,5 +54,8 @@ impl TryFrom<u64> for Handle {
     }
 }
 
-/// Number of shards in every table: the length of [`HandleTable::shard_stats`].
+/// Number of shards in every table: the length of [`HandleTable::shard_stats`]. Plumbing for
+/// the C API crate (`hdl_shard_count`), hidden from the documentation and not part of the API:
+/// the shard count is a property of the layout that may change.
+#[doc(hidden)]
 pub const SHARDS: usize = handle::SHARDS;

@@ -1,6 +1,6 @@
 //! Loom models of every concurrency protocol in the crate.
 //!
-//! Run with `RUSTFLAGS="--cfg handles_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p handles --release
+//! Run with `RUSTFLAGS="--cfg handles_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p ffi-handles --release
 //! --lib loom_models`. Under loom, pages are 2 slots (so growth is cheap to reach), both
 //! barriers are `SeqCst` fences (the semantics membarrier provides), and every access to a
 //! stored value goes through loom's `UnsafeCell`, so a value read while it is being dropped is
@@ -246,7 +246,7 @@ fn page_growth_vs_lookup() {
             thread::spawn(move || {
                 // Pages hold 2 slots under loom: the third insert installs page 1.
                 let first = table.insert(Tracked::new(10, &drops));
-                table.insert(Tracked::new(11, &drops));
+                let _ = table.insert(Tracked::new(11, &drops));
                 let third = table.insert(Tracked::new(12, &drops));
                 assert_ne!(first.into_raw() >> 22 << 22, 0);
                 channel.store(third.into_raw(), Ordering::Relaxed);

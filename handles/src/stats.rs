@@ -11,6 +11,13 @@ use crate::table::HandleTable;
 /// Counters describing one table, from [`HandleTable::stats`]. Per-shard figures come from
 /// [`HandleTable::shard_stats`]; failed lookups by reason from [`thread_stats`] (they are
 /// counted per thread, over all tables).
+///
+/// ```
+/// let table = ffi_handles::HandleTable::new();
+/// let _kept = table.insert("a");
+/// let s: ffi_handles::Stats = table.stats();
+/// assert_eq!((s.live, s.pending_drops), (1, 0));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -29,6 +36,13 @@ pub struct Stats {
 }
 
 /// Process-wide counters of the thread registry, from [`thread_stats`].
+///
+/// ```
+/// let t: ffi_handles::ThreadStats = ffi_handles::thread_stats();
+/// if !t.asymmetric_barrier {
+///     assert_eq!(t.heavy_barriers, 0); // lookups fence themselves instead
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ThreadStats {
@@ -59,12 +73,15 @@ pub struct ThreadStats {
 /// alive at once, however many threads come and go.
 ///
 /// ```
-/// let table = handles::HandleTable::new();
+/// let table = ffi_handles::HandleTable::new();
 /// let h = table.insert(1);
 /// std::thread::spawn(move || { table.with(h, |_| ()).unwrap(); }).join().unwrap();
-/// let stats = handles::thread_stats();
+/// let stats = ffi_handles::thread_stats();
 /// assert!(stats.records >= 1);
+/// assert!(stats.active >= 1 && stats.active <= stats.records);
+/// println!("{} heavy barriers, {} failed lookups", stats.heavy_barriers, stats.failures.total());
 /// ```
+#[must_use]
 pub fn thread_stats() -> ThreadStats {
     let (records, active) = global::counts();
     ThreadStats {
@@ -104,11 +121,24 @@ pub struct Failures {
 
 impl Failures {
     /// All stale-handle failures.
+    ///
+    /// ```
+    /// let table = ffi_handles::HandleTable::new();
+    /// let h = table.insert(1);
+    /// table.revoke(h).unwrap();
+    /// let before = ffi_handles::thread_stats().failures;
+    /// assert!(table.with(h, |_| ()).is_err());
+    /// let after = ffi_handles::thread_stats().failures;
+    /// assert_eq!(after.stale() - before.stale(), 1); // counted on this thread
+    /// assert_eq!(after.total() - before.total(), 1);
+    /// ```
+    #[must_use]
     pub fn stale(&self) -> u64 {
         self.stale_released + self.stale_revoked + self.stale_taken + self.stale_unknown
     }
 
     /// All failures.
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.invalid + self.wrong_table + self.busy + self.stale()
     }
@@ -142,6 +172,18 @@ pub struct ShardStats {
 
 impl<T: Send + Sync> HandleTable<T> {
     /// Counters describing the table's memory and entries.
+    ///
+    /// ```
+    /// let table = ffi_handles::HandleTable::new();
+    /// let h = table.insert([0u8; 64]);
+    /// let s = table.stats();
+    /// assert_eq!(s.live, 1);
+    /// assert!(s.slots >= 1 && s.pages >= 1 && s.bytes > 64);
+    /// table.revoke(h).unwrap();
+    /// table.flush();
+    /// assert_eq!(table.stats().pending_drops, 0);
+    /// ```
+    #[must_use]
     pub fn stats(&self) -> Stats {
         let mut stats = Stats {
             live: self.len(),
@@ -158,15 +200,19 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// Per-shard counters: live entries, slots, pages and pending drops of each of the 64
-    /// shards, in shard order.
+    /// shards, in shard order. Each thread inserts into its own home shard, so this shows how
+    /// a program's threads spread their entries (and where ended entries wait for a pass); the
+    /// C registry's figures are `hdl_shard_stats`. The number of shards is a property of the
+    /// handle layout: read it as the length of the result.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// table.insert(1);
     /// let shards = table.shard_stats();
     /// assert_eq!(shards.len(), 64);
     /// assert_eq!(shards.iter().map(|s| s.live).sum::<usize>(), 1);
     /// ```
+    #[must_use]
     pub fn shard_stats(&self) -> Vec<ShardStats> {
         (0..SHARDS)
             .map(|i| {

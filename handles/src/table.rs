@@ -40,14 +40,14 @@ use core::marker::PhantomData;
 /// are lock-free and touch only their own shard. The table can live in a `static`:
 ///
 /// ```
-/// use handles::HandleTable;
+/// use ffi_handles::HandleTable;
 ///
 /// static NAMES: HandleTable<String> = HandleTable::new();
 ///
 /// let h = NAMES.insert("ada".to_string());
 /// assert_eq!(NAMES.with(h, |s| s.len()), Ok(3));
 /// NAMES.revoke(h).unwrap();
-/// assert_eq!(NAMES.with(h, |s| s.len()), Err(handles::Error::Stale));
+/// assert_eq!(NAMES.with(h, |s| s.len()), Err(ffi_handles::Error::Stale));
 /// ```
 ///
 /// Values are dropped exactly once: when their entry ends and no scoped lookup still borrows
@@ -131,6 +131,7 @@ impl<T: Send + Sync> HandleTable<T> {
     crate::sync::const_fn! {
         /// An empty table. `const`, so it can initialise a `static`; it allocates nothing until
         /// the first insert.
+        #[must_use]
         pub fn new() -> HandleTable<T> {
             HandleTable::with_max_generation(MAX_GENERATION)
         }
@@ -142,8 +143,11 @@ impl<T: Send + Sync> HandleTable<T> {
         /// generations earlier tables with the same tag issued, leaves less room below the
         /// layout's maximum, 2^26 - 1). A small `max` exercises slot exhaustion in tests.
         ///
+        /// A test hook, hidden from the documentation and not part of the API: a program
+        /// gains nothing from exhausting slots early (`new` uses the layout's maximum).
+        ///
         /// ```
-        /// let table = handles::HandleTable::with_max_generation(0);
+        /// let table = ffi_handles::HandleTable::with_max_generation(0);
         /// let a = table.insert(1);
         /// table.revoke(a).unwrap();
         /// table.flush();
@@ -151,6 +155,8 @@ impl<T: Send + Sync> HandleTable<T> {
         /// assert_ne!(a, b); // slot of `a` was exhausted, not reused
         /// assert_eq!(table.stats().exhausted_slots, 1);
         /// ```
+        #[doc(hidden)]
+        #[must_use]
         pub fn with_max_generation(max: u32) -> HandleTable<T> {
             HandleTable {
                 #[cfg(not(handles_loom))]
@@ -174,7 +180,7 @@ impl<T: Send + Sync> HandleTable<T> {
     crate::sync::const_fn! {
         /// The C API's registry table: like [`HandleTable::new`], but it takes the one tag that
         /// is reserved for the registry, so no other table's handle can reach a C object.
-        /// For the `handles-capi` crate; a second live registry table gets no tag (its inserts
+        /// For the `ffi-handles-capi` crate; a second live registry table gets no tag (its inserts
         /// fail with [`Error::Full`]).
         #[doc(hidden)]
         pub fn new_registry() -> HandleTable<T> {
@@ -192,12 +198,13 @@ impl<T: Send + Sync> HandleTable<T> {
     /// that.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let a = table.insert(42);
     /// let b = table.insert(42);
     /// assert_ne!(a, b); // the same value gets different handles
     /// ```
     #[inline]
+    #[must_use = "the entry lives until its handle is revoked or released: without the handle it leaks until the table is dropped"]
     pub fn insert(&self, value: T) -> Handle {
         match self.try_insert(value) {
             Ok(handle) => handle,
@@ -208,10 +215,14 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Inserts `value`, or gives it back with [`Error::Full`] when no slot is left.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.try_insert(String::from("x")).expect("room");
     /// assert!(table.contains(h));
     /// ```
+    ///
+    /// # Errors
+    /// [`InsertError`] with [`Error::Full`] and the value: every slot is used (2^28), or on the
+    /// table's first insert no table tag is free (see [`Error::Full`]).
     #[inline]
     pub fn try_insert(&self, value: T) -> Result<Handle, InsertError<T>> {
         let Some(base) = self.tag() else {
@@ -252,11 +263,18 @@ impl<T: Send + Sync> HandleTable<T> {
     /// thread (or `f` itself) revokes the handle; that is deferred, never blocked.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(vec![1, 2, 3]);
     /// let sum = table.with(h, |v| v.iter().sum::<i32>());
     /// assert_eq!(sum, Ok(6));
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table); `f` is not called.
+    ///
+    /// # Panics
+    /// If `f` panics; the entry is unaffected and the borrow ends as the panic unwinds.
     #[inline]
     pub fn with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
         let pre = self.shards[handle.shard()].page_of_index(handle.index());
@@ -300,14 +318,19 @@ impl<T: Send + Sync> HandleTable<T> {
     /// grow the record once.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(String::from("abc"));
     /// let guard = table.get(h).unwrap();
     /// table.revoke(h).unwrap();      // does not wait for the guard
     /// assert_eq!(guard.as_str(), "abc"); // still readable
     /// drop(guard);                   // now the value may be dropped
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table).
     #[inline]
+    #[must_use = "the guard is the borrow: dropping it at once reads nothing"]
     pub fn get(&self, handle: Handle) -> Result<Guard<'_, T>, Error> {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return Err(self.classify(handle, None));
@@ -381,13 +404,17 @@ impl<T: Send + Sync> HandleTable<T> {
     /// Adds a reference. The entry lives until every reference is released.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(5);
     /// table.retain(h).unwrap();
     /// assert_eq!(table.release(h), Ok(false)); // one reference left
     /// assert_eq!(table.release(h), Ok(true));  // that was the last
     /// assert!(!table.contains(h));
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table), [`Error::Full`] (the reference count is at its maximum, 2^23 - 1).
     pub fn retain(&self, handle: Handle) -> Result<(), Error> {
         let slot = self.locate(handle)?;
         self.retain_slot(handle, slot)
@@ -399,7 +426,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// valid (and in place) until the matching [`HandleTable::release`].
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(String::from("kept"));
     /// let ptr = table.retain_with(h, |s| s as *const String).unwrap();
     /// table.revoke(h).unwrap(); // revoked, but our reference keeps the value alive
@@ -407,6 +434,12 @@ impl<T: Send + Sync> HandleTable<T> {
     /// assert_eq!(unsafe { &*ptr }, "kept");
     /// assert_eq!(table.release(h), Ok(true));
     /// ```
+    ///
+    /// # Errors
+    /// As [`HandleTable::retain`]; on an error no reference is taken and `f` is not called.
+    ///
+    /// # Panics
+    /// If `f` panics; the reference is released again before the panic propagates.
     pub fn retain_with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
         // The hazard, not the reference, protects `f`'s borrow: a reference count is safe API
         // (anyone holding the `Copy` handle may release it, even twice), so it cannot keep a
@@ -462,6 +495,13 @@ impl<T: Send + Sync> HandleTable<T> {
     ///
     /// If this call runs a reclamation pass and a value's `Drop` panics, the panic propagates
     /// after the release (and the rest of the pass) has completed.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table): a release after the last one (a double release) is `Stale`.
+    ///
+    /// # Panics
+    /// If a value's `Drop` panics in a reclamation pass this call runs (see above).
     pub fn release(&self, handle: Handle) -> Result<bool, Error> {
         self.release_then(handle, true)
     }
@@ -539,11 +579,18 @@ impl<T: Send + Sync> HandleTable<T> {
     /// propagates after the revoke is complete.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert("x");
     /// assert_eq!(table.revoke(h), Ok(()));
-    /// assert_eq!(table.revoke(h), Err(handles::Error::Stale)); // deleting twice is an error
+    /// assert_eq!(table.revoke(h), Err(ffi_handles::Error::Stale)); // deleting twice is an error
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table): revoking twice is `Stale`.
+    ///
+    /// # Panics
+    /// If a value's `Drop` panics while this call drops values (see above).
     pub fn revoke(&self, handle: Handle) -> Result<(), Error> {
         let raw = handle.into_raw();
         let slot = self.locate(handle)?;
@@ -585,13 +632,18 @@ impl<T: Send + Sync> HandleTable<T> {
     /// [`Error::Busy`] and changes nothing.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(String::from("mine"));
     /// table.retain(h).unwrap();
-    /// assert_eq!(table.take(h), Err(handles::Error::Busy));
+    /// assert_eq!(table.take(h), Err(ffi_handles::Error::Busy));
     /// table.release(h).unwrap();
     /// assert_eq!(table.take(h).unwrap(), "mine");
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Busy`] (other references or borrows exist, or another take of the entry is
+    /// deciding), and [`Error::Invalid`] (never issued by this table), [`Error::Stale`] (the entry has ended, or
+    /// was revoked), [`Error::WrongTable`] (a handle of another table).
     pub fn take(&self, handle: Handle) -> Result<T, Error> {
         let raw = handle.into_raw();
         let slot = self.locate(handle)?;
@@ -704,6 +756,7 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// Whether the handle names a live entry of this table.
+    #[must_use]
     pub fn contains(&self, handle: Handle) -> bool {
         let Some(slot) = self.shards[handle.shard()].slot(handle.index()) else {
             return false;
@@ -714,12 +767,14 @@ impl<T: Send + Sync> HandleTable<T> {
 
     /// Number of live entries (inserted, not yet revoked, released to zero or taken). Exact
     /// when no other thread is changing the table.
+    #[must_use]
     pub fn len(&self) -> usize {
         let live: i64 = self.shards.iter().map(Shard::live).sum();
         live.max(0) as usize
     }
 
     /// Whether [`HandleTable::len`] is 0.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -728,10 +783,11 @@ impl<T: Send + Sync> HandleTable<T> {
     /// may not appear.
     ///
     /// ```
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(());
     /// assert_eq!(table.handles(), vec![h]);
     /// ```
+    #[must_use]
     pub fn handles(&self) -> Vec<Handle> {
         let mut out = Vec::new();
         for (shard_index, shard) in self.shards.iter().enumerate() {
@@ -746,6 +802,7 @@ impl<T: Send + Sync> HandleTable<T> {
     }
 
     /// The table's [`ReclaimPolicy`] (`Caller` until set).
+    #[must_use]
     pub fn reclaim_policy(&self) -> ReclaimPolicy {
         ReclaimPolicy::from_usize(self.policy.load(Ordering::Relaxed))
     }
@@ -757,7 +814,7 @@ impl<T: Send + Sync> HandleTable<T> {
     /// the table registered with the (then idle) thread.
     ///
     /// ```
-    /// use handles::{HandleTable, ReclaimPolicy};
+    /// use ffi_handles::{HandleTable, ReclaimPolicy};
     /// static TABLE: HandleTable<String> = HandleTable::new();
     /// TABLE.set_reclaim_policy(ReclaimPolicy::Background);
     /// assert_eq!(TABLE.reclaim_policy(), ReclaimPolicy::Background);
@@ -820,12 +877,16 @@ impl<T: Send + Sync> HandleTable<T> {
     /// struct Noisy;
     /// impl Drop for Noisy { fn drop(&mut self) { DROPS.fetch_add(1, Ordering::SeqCst); } }
     ///
-    /// let table = handles::HandleTable::new();
+    /// let table = ffi_handles::HandleTable::new();
     /// let h = table.insert(Noisy);
     /// table.revoke(h).unwrap();
     /// assert_eq!(table.flush(), 0);
     /// assert_eq!(DROPS.load(Ordering::SeqCst), 1);
     /// ```
+    ///
+    /// # Panics
+    /// If a value's `Drop` panics: the first such panic propagates once the pass is complete
+    /// (every other value is still dropped; later panics' payloads are dropped).
     pub fn flush(&self) -> usize {
         // One heavy barrier for every shard; a panicking `Drop` does not leave the remaining
         // shards unreclaimed (the first panic resumes at the end). Then wait for passes other
@@ -1010,10 +1071,10 @@ impl<T: Send + Sync> HandleTable<T> {
         // constant) rather than stealing. A thread that steals inserts into another shard and
         // its revokes retire there, so its home would never fill and it would keep competing
         // with that shard's owner for its free list (2-thread churn fell 4x that way).
-        if self.shards[home].used() == 0 {
-            if let Some(index) = self.shards[home].take_unused(true) {
-                return Some(with_slot(home, index));
-            }
+        if self.shards[home].used() == 0
+            && let Some(index) = self.shards[home].take_unused(true)
+        {
+            return Some(with_slot(home, index));
         }
         let others = (1..SHARDS).map(|k| (home + k) % SHARDS);
         for s in others.clone() {
@@ -1083,7 +1144,15 @@ impl<T: Send + Sync> HandleTable<T> {
             _ if state & (ENDED | EXHAUSTED) != 0 => {
                 (Error::Stale, EndReason::from_code(slot::end_code(state)))
             }
-            _ => (Error::Stale, None),
+            // LIVE at the handle's generation: callers classify only states that failed their
+            // check, so this one was seen while it changed under them; stale, as before.
+            _ if state & LIVE != 0 => (Error::Stale, None),
+            // A state this classification does not know (a flag added to `occupied` above
+            // without an arm here): never a live entry, so not `Stale` by default.
+            _ => {
+                debug_assert!(false, "explain: unclassified slot state {state:#x}");
+                (Error::Invalid, None)
+            }
         }
     }
 }

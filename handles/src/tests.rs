@@ -1,5 +1,5 @@
 //! Unit tests that drive every `unsafe` path of the crate, sized to run under Miri
-//! (`cargo +nightly miri test -p handles --lib`).
+//! (`cargo +nightly miri test -p ffi-handles --lib`).
 
 use crate::{Error, Handle, HandleTable};
 use std::sync::Arc;

@@ -93,20 +93,30 @@ static void test_diagnose(void) {
 
 static void test_stats(void) {
     CHECK_STATUS(hdl_stats(NULL), HDL_STATUS_NULL_POINTER);
+    hdl_registry_stats unset;
+    memset(&unset, 0, sizeof unset);
+    CHECK_STATUS(hdl_stats(&unset), HDL_STATUS_INVALID_ARGUMENT); /* size not set */
+    CHECK(unset.size == 0 && unset.thread_records == 0);
     flush_all();
-    hdl_registry_stats before;
+    hdl_registry_stats before = {.size = sizeof before};
     CHECK_STATUS(hdl_stats(&before), HDL_STATUS_OK);
+    CHECK(before.size == sizeof before);
     uint64_t h[10];
     for (int i = 0; i < 10; i++) h[i] = insert(&object_a, 1);
-    hdl_registry_stats s;
+    hdl_registry_stats s = {.size = sizeof s};
     CHECK_STATUS(hdl_stats(&s), HDL_STATUS_OK);
     CHECK(s.live == before.live + 10);
-    size_t sum = 0, slots = 0;
-    for (int i = 0; i < HDL_SHARDS; i++) {
-        sum += s.shard_live[i];
-        slots += s.shard_slots[i];
+    size_t sum = 0, slots = 0, live = 0, shard_slots = 0;
+    CHECK(hdl_shard_count() == 64);
+    for (size_t i = 0; i < hdl_shard_count(); i++) {
+        CHECK_STATUS(hdl_shard_stats(i, &live, &shard_slots), HDL_STATUS_OK);
+        sum += live;
+        slots += shard_slots;
     }
     CHECK(sum == s.live && slots == s.slots);
+    CHECK_STATUS(hdl_shard_stats(hdl_shard_count(), &live, &shard_slots),
+                 HDL_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hdl_shard_stats(0, NULL, &shard_slots), HDL_STATUS_NULL_POINTER);
     CHECK(s.pages >= 1 && s.slots >= s.live && s.bytes > 0);
     CHECK(s.thread_records >= 1 && s.threads_active >= 1);
 
@@ -121,7 +131,7 @@ static void test_stats(void) {
     uint64_t foreign = hdl_testing_static_insert(6);
     CHECK_STATUS(hdl_retain(foreign), HDL_STATUS_WRONG_TABLE);
     CHECK(hdl_testing_static_remove(foreign));
-    hdl_registry_stats after;
+    hdl_registry_stats after = {.size = sizeof after};
     CHECK_STATUS(hdl_stats(&after), HDL_STATUS_OK);
     CHECK(after.failed_stale_released - s.failed_stale_released == 2);
     CHECK(after.failed_stale_revoked - s.failed_stale_revoked == 1);

@@ -77,6 +77,7 @@ int main(void) {
     TYPE(hdl_leak_visitor);
 
     STRUCT(hdl_registry_stats);
+    FIELD(hdl_registry_stats, size);
     FIELD(hdl_registry_stats, live);
     FIELD(hdl_registry_stats, pending_drops);
     FIELD(hdl_registry_stats, slots);
@@ -92,8 +93,8 @@ int main(void) {
     FIELD(hdl_registry_stats, failed_stale_revoked);
     FIELD(hdl_registry_stats, failed_stale_taken);
     FIELD(hdl_registry_stats, failed_stale_unknown);
-    FIELD(hdl_registry_stats, shard_live);
-    FIELD(hdl_registry_stats, shard_slots);
+    FIELD(hdl_registry_stats, heavy_barriers);
+    FIELD(hdl_registry_stats, drop_panics);
     END_STRUCT();
 
     STRUCT(hdl_leak_entry);

@@ -10,7 +10,5 @@ use hdl as _;
 pub mod pool;
 pub mod sqlite;
 
-/// The README's Rust examples, compiled and run as doctests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
+// The README's Rust examples run as doctests of the core crate, whose front page it is
+// (handles/src/lib.rs), under the name users import it by (`ffi_handles`).

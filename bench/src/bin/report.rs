@@ -56,10 +56,10 @@ impl Tsv {
         };
         let mut out: Vec<String> = Vec::new();
         for r in &self.rows {
-            if let Some(v) = r.get(c) {
-                if !out.contains(v) {
-                    out.push(v.clone());
-                }
+            if let Some(v) = r.get(c)
+                && !out.contains(v)
+            {
+                out.push(v.clone());
             }
         }
         out

@@ -184,7 +184,7 @@ fn handles_from_another_table_are_rejected() {
     assert_all_fail(&fresh, hc, Error::WrongTable);
     // So does a table of another type.
     let strings: HandleTable<String> = HandleTable::new();
-    strings.insert(String::from("s"));
+    let _ = strings.insert(String::from("s"));
     assert_all_fail(&strings, hc, Error::WrongTable);
     assert_eq!(a.with(hc, |v| *v), Ok(3));
 }
@@ -195,7 +195,7 @@ fn values_live_at_table_drop_are_dropped_once() {
     let drops = Drops::new(500);
     let table = HandleTable::new();
     for i in 0..500 {
-        table.insert(drops.value(i));
+        let _ = table.insert(drops.value(i));
     }
     assert_eq!(drops.total(), 0);
     drop(table);
@@ -585,7 +585,7 @@ fn handles_from_another_table_are_rejected_after_many_tables() {
     // 1100 short-lived tables (more than there are tags), each alive next to `first`.
     for i in 1..=1100usize {
         let table = Box::new(HandleTable::new());
-        table.insert(i);
+        let _ = table.insert(i);
         assert_eq!(
             table.with(h, |v| *v),
             Err(Error::WrongTable),
@@ -635,7 +635,7 @@ fn retain_with_takes_a_reference_and_reads_under_it() {
     assert_eq!(table.retain_with(h, |_| ran = true), Err(Error::Stale));
     assert!(!ran);
     let other: HandleTable<u8> = HandleTable::new();
-    other.insert(0);
+    let _ = other.insert(0);
     assert_eq!(other.retain_with(h, |_| ()), Err(Error::WrongTable));
 }
 
