@@ -186,6 +186,9 @@ pub fn call_or<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
 }
 
 /// The handle behind a `u64` argument; 0 is [`Error::Null`].
+///
+/// # Errors
+/// [`Error::Null`] for 0.
 #[inline]
 pub fn handle(raw: u64) -> Result<Handle, Error> {
     Handle::from_raw(raw).ok_or(Error::Null)
@@ -193,6 +196,9 @@ pub fn handle(raw: u64) -> Result<Handle, Error> {
 
 /// A scoped lookup of the `u64` argument `raw` in `table` (see [`HandleTable::with`]): `f`'s
 /// result, or why the handle was rejected (0 included; `?` turns it into the status).
+///
+/// # Errors
+/// [`Error::Null`] for 0, and every error of [`HandleTable::with`].
 #[inline]
 pub fn with<T: Send + Sync, R>(
     table: &HandleTable<T>,
@@ -204,6 +210,9 @@ pub fn with<T: Send + Sync, R>(
 
 /// A required out-parameter: the reference to write, or [`NullPointer`] for NULL (`?` turns it
 /// into the status). Check it before doing the work, and write it once the work succeeded.
+///
+/// # Errors
+/// [`NullPointer`] when `out` is `None` (C passed NULL).
 #[inline]
 pub fn out<T>(out: Option<&mut T>) -> Result<&mut T, NullPointer> {
     out.ok_or(NullPointer)

@@ -10,7 +10,6 @@
 
 use handles::{Error, Handle, HandleTable, ReclaimPolicy};
 use proptest::prelude::*;
-use std::sync::OnceLock;
 use test_support::{Drops, TableModel, Tracked, layout};
 
 #[derive(Clone, Debug)]
@@ -198,14 +197,14 @@ impl Model<'_> {
 /// whole program, so that one is leaked (it keeps its tag, which bounds how many runs use one)
 /// and emptied at the end instead.
 enum Subject {
-    Fresh(HandleTable<Tracked>),
+    Fresh(Box<HandleTable<Tracked>>),
     Static(&'static HandleTable<Tracked>),
 }
 
 impl Subject {
     fn new(policy: ReclaimPolicy) -> Subject {
         if policy == ReclaimPolicy::Caller {
-            return Subject::Fresh(HandleTable::new());
+            return Subject::Fresh(Box::new(HandleTable::new()));
         }
         let table: &'static HandleTable<Tracked> = Box::leak(Box::new(HandleTable::new()));
         table.set_reclaim_policy(policy);
