@@ -2,6 +2,7 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod acquire;
 mod barrier;
 #[cfg(not(handles_loom))]
 pub mod callback;
@@ -32,6 +33,9 @@ mod loom_models;
 #[cfg(all(test, not(handles_loom)))]
 mod tests;
 
+/// The lookup path's Acquire load of a pointer (RCpc on aarch64), for the C API's init guard.
+#[doc(hidden)]
+pub use acquire::load_ptr as acquire_load_ptr;
 pub use diag::{Diagnosis, LeakReport, LiveEntry};
 #[doc(hidden)]
 pub use diag::{at_exit_if_enabled, leak_report_enabled};

@@ -88,8 +88,8 @@ impl<T> Shard<T> {
         let p = page::page_of(index);
         // `page_of` of a 22-bit index is always < PAGES; the bounds check folds away.
         // Acquire pairs with the Release CAS that installed the page, so its zeroed (or
-        // loom-constructed) slots are visible.
-        let pre = self.pages[p].load(Ordering::Acquire);
+        // loom-constructed) slots are visible. RCpc on aarch64 (`acquire.rs`).
+        let pre = crate::acquire::load_ptr(&self.pages[p]);
         if pre.is_null() {
             return None;
         }
