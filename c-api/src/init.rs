@@ -48,7 +48,12 @@ impl<T> InitGuard<T> {
         init: impl FnOnce() -> Box<T>,
         published: impl FnOnce(&'a T),
     ) -> &'a T {
-        // Acquire pairs with the winning CAS's Release: the value is fully built.
+        // Acquire pairs with the winning CAS's Release: the value is fully built. RCpc on
+        // aarch64 (`ldapr`, the core's `acquire_load_ptr`): a lookup's hazard clear is an `stlr`,
+        // and an RCsc `ldar` here in the next call would wait for it.
+        #[cfg(not(handles_loom))]
+        let ptr = handles::acquire_load_ptr(&self.ptr);
+        #[cfg(handles_loom)]
         let ptr = self.ptr.load(Ordering::Acquire);
         if !ptr.is_null() {
             // SAFETY: a non-null pointer was installed by `init_slow` from `Box::into_raw` and

@@ -11,10 +11,22 @@
 //! thread of this process execute a full memory barrier before the call returns. A pair
 //! (`light`, `heavy`) thus orders like a pair of `SeqCst` fences (the liburcu / folly scheme).
 //!
-//! Where membarrier is unavailable (not Linux, an old kernel, a seccomp filter), the mode is
+//! The heavy barrier per platform (module `os`):
+//! * **Linux**: `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` (kernel 4.14+), registered once.
+//! * **Windows**: `FlushProcessWriteBuffers` (Vista+): the kernel interrupts every processor
+//!   running a thread of this process and has it drain its write buffer and execute a full
+//!   barrier before the call returns, which is the same guarantee (it is what .NET's GC and
+//!   folly's `asymmetricHeavyBarrier` use on Windows). It needs no registration and cannot fail.
+//! * **macOS and every other OS**: no documented equivalent (macOS has no membarrier; the
+//!   tricks that force one, such as `mprotect` TLB shootdowns or reading every thread's
+//!   registers, rest on undocumented kernel behaviour), so the mode is [`SYMMETRIC`].
+//!
+//! Where no heavy barrier is available (macOS, other OSes, an old Linux kernel, a seccomp
+//! filter), or when `HANDLES_BARRIER=symmetric` is set in the environment, the mode is
 //! [`SYMMETRIC`]: `light` becomes a real `SeqCst` fence, `heavy` too. The mode is decided once,
 //! before this thread's first hazard is published (thread registration calls [`init`]), and
-//! never changes afterwards. Under loom and Miri both barriers are `SeqCst` fences, which is the
+//! never changes afterwards; the environment is read at that one point, by the first thread
+//! that uses the library. Under loom and Miri both barriers are `SeqCst` fences, which is the
 //! semantics the asymmetric pair promises, so the models check the protocol that runs here.
 
 use crate::sync::{AtomicU64, Ordering, fence};
@@ -42,7 +54,7 @@ pub(crate) fn init() -> u8 {
     }
     // Registration is idempotent in the kernel, so racing first users may all register; the
     // CAS makes them agree on the mode, and every one of them gets the final value.
-    let wanted = if os::register() {
+    let wanted = if !symmetric_forced() && os::register() {
         ASYMMETRIC
     } else {
         SYMMETRIC
@@ -56,6 +68,17 @@ pub(crate) fn init() -> u8 {
 #[cfg(any(handles_loom, miri))]
 pub(crate) fn init() -> u8 {
     SYMMETRIC
+}
+
+/// The environment variable that forces the symmetric fallback (`HANDLES_BARRIER=symmetric`),
+/// so it can be tested where the asymmetric barrier exists. Read once, by [`init`].
+#[cfg(not(any(handles_loom, miri)))]
+pub(crate) const ENV_SWITCH: &str = "HANDLES_BARRIER";
+
+/// Whether [`ENV_SWITCH`] asks for the symmetric fallback.
+#[cfg(not(any(handles_loom, miri)))]
+fn symmetric_forced() -> bool {
+    std::env::var_os(ENV_SWITCH).is_some_and(|v| v == "symmetric")
 }
 
 /// Reader side: orders this thread's earlier stores before its later loads, cheaply.
@@ -285,7 +308,27 @@ mod os {
     }
 }
 
-#[cfg(all(not(target_os = "linux"), not(any(handles_loom, miri))))]
+#[cfg(all(windows, not(any(handles_loom, miri))))]
+mod os {
+    // Declared by hand (kernel32, `processthreadsapi.h`) rather than through `windows-sys`:
+    // one function with no arguments does not justify a dependency.
+    #[link(name = "kernel32")]
+    unsafe extern "system" {
+        fn FlushProcessWriteBuffers();
+    }
+
+    /// Always available (Windows Vista and later), nothing to register.
+    pub(super) fn register() -> bool {
+        true
+    }
+
+    pub(super) fn membarrier() {
+        // SAFETY: takes no arguments, touches no memory of ours, cannot fail.
+        unsafe { FlushProcessWriteBuffers() }
+    }
+}
+
+#[cfg(all(not(target_os = "linux"), not(windows), not(any(handles_loom, miri))))]
 mod os {
     pub(super) fn register() -> bool {
         false

@@ -27,7 +27,7 @@ use crate::registry::{Record, Registry};
 
 #[cfg(all(handles_loom, test))]
 pub(crate) use imp::exit_current;
-#[cfg(all(test, not(handles_loom)))]
+#[cfg(all(test, unix, not(handles_loom)))] // for fork_tests
 pub(crate) use imp::hooks;
 #[cfg(not(handles_loom))]
 pub(crate) use imp::unregister_current;

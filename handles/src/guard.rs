@@ -5,6 +5,7 @@
 //! validation succeeded, so its `Deref` may rely on it. The reclamation side of the protocol is
 //! in `reclaim.rs` (heavy barrier, hazard scan).
 
+use crate::acquire;
 use crate::barrier;
 use crate::global;
 use crate::registry::Record;
@@ -79,8 +80,11 @@ impl<'a, T: Send + Sync> Guard<'a, T> {
         // still ordered after our reads under that previous hazard.
         hazard.store(slot as *const Slot<T> as usize, Ordering::Release);
         barrier::light();
-        // Acquire pairs with insert's Release: the value is initialised.
-        let state = slot.state.load(Ordering::Acquire);
+        // Acquire pairs with insert's Release: the value is initialised. RCpc on aarch64
+        // (`ldapr`, see `acquire.rs`): the hazard store before it and the clear after it are
+        // `stlr`, and an RCsc `ldar` here would wait for them; the barrier pair, not this load,
+        // orders the hazard store before it.
+        let state = acquire::load_u64(&slot.state);
         if accept(state, raw) {
             return Ok((Guard::validated(slot, hold), state));
         }

@@ -5,6 +5,7 @@
 // Every public fallible or panicking function says how (checked by clippy in CI).
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
+mod acquire;
 mod barrier;
 #[cfg(not(handles_loom))]
 pub mod callback;
@@ -36,6 +37,20 @@ mod loom_models;
 #[cfg(all(test, not(handles_loom)))]
 mod tests;
 
+/// The lookup path's Acquire load of a pointer (RCpc on aarch64), for the C API's init guard.
+#[doc(hidden)]
+pub use acquire::load_ptr as acquire_load_ptr;
+
+/// The address range of the calling thread's record (its inline hazard cells and failure
+/// counters), registering the thread first; `None` during thread-local teardown. For the
+/// store-tracing check (`scripts/store-trace.sh`), which shows that a lookup's only stores
+/// outside its stack land here.
+#[doc(hidden)]
+pub fn thread_record_range() -> Option<core::ops::Range<usize>> {
+    let record = global::local()?;
+    let start = core::ptr::from_ref(record).addr();
+    Some(start..start + core::mem::size_of::<registry::Record>())
+}
 pub use diag::{Diagnosis, LeakReport, LiveEntry};
 #[doc(hidden)]
 pub use diag::{at_exit_if_enabled, leak_report_enabled};

@@ -104,8 +104,8 @@ impl<T> Shard<T> {
     pub(crate) fn page_of_index(&self, index: u64) -> *mut Slot<T> {
         // `page_of` is always < PAGES; the bounds check folds away. Acquire pairs with the
         // Release CAS that installed the page, so its zeroed (or loom-constructed) slots are
-        // visible.
-        self.pages[page::page_of(index)].load(Ordering::Acquire)
+        // visible. RCpc on aarch64 (`acquire.rs`).
+        crate::acquire::load_ptr(&self.pages[page::page_of(index)])
     }
 
     /// The slot for `index` in its page.

@@ -50,7 +50,8 @@ pub struct ThreadStats {
     pub records: usize,
     /// Records held by live threads right now.
     pub active: usize,
-    /// Whether scoped lookups run fence-free (Linux `membarrier` available).
+    /// Whether scoped lookups run fence-free: the OS has a heavy barrier (Linux `membarrier`,
+    /// Windows `FlushProcessWriteBuffers`) and `HANDLES_BARRIER=symmetric` is not set.
     pub asymmetric_barrier: bool,
     /// Heavy barriers (`membarrier` calls) the process has issued so far, for every table.
     /// Reclamation passes, `take`s and `flush`es that overlap in time share one barrier, so

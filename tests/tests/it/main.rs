@@ -12,6 +12,7 @@
 //! otherwise depend on which other tests happen to be running. With the parked thread it always
 //! does; prompt drops have their own binary (`prompt.rs`) and the C tests.
 
+mod barrier_mode;
 mod callbacks;
 mod diagnostics;
 mod forged;
