@@ -27,9 +27,9 @@ DIR=target/aarch64
 BIN=$DIR/$TARGET/release
 
 if [[ ${1:-} != --no-build ]]; then
-  step "build (cdylib of handles-capi, example demo of handles)"
-  cargo build --release --target $TARGET --target-dir $DIR -p handles-capi
-  cargo build --release --target $TARGET --target-dir $DIR -p handles --example demo
+  step "build (cdylib of ffi-handles-capi, example demo of handles)"
+  cargo build --release --target $TARGET --target-dir $DIR -p ffi-handles-capi
+  cargo build --release --target $TARGET --target-dir $DIR -p ffi-handles --example demo
 fi
 
 # mangled FILE NAME: the one symbol of FILE whose demangled name is NAME (a Rust path).
