@@ -128,6 +128,7 @@ impl<T: Send + Sync> HandleTable<T> {
 
     /// [`reclaim_all`](Self::reclaim_all) for a pass nobody asked for (a background pass):
     /// a `Drop` panic is reported ([`FirstPanic::report`]), never resumed.
+    #[cfg(not(handles_loom))] // the background reclaimer's pass; no reclaimer under loom
     pub(crate) fn reclaim_all_reported(&self) -> usize {
         let mut panic = FirstPanic::default();
         let pending = self.reclaim_into(&mut panic, None);
