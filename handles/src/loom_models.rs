@@ -74,6 +74,9 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(3);
     }
+    // A pass and `stats` load every shard's page pointers: 64 x 77 under loom's 2-slot first
+    // pages, more than loom's default budget of 1,000 branches per execution.
+    builder.max_branches = 20_000;
     let f = std::sync::Arc::new(f);
     builder.check(move || {
         let f = f.clone();
