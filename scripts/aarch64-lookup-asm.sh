@@ -39,6 +39,52 @@ mangled() {
       substr($2, length(d[1]) + length(d[2]) + 3) == name { print m[3] }'
 }
 
+# verdict NAME < ASM: "ok ..." or "FAIL ..." for the instructions of one function (one a line,
+# no addresses) against the rules above.
+verdict() {
+  awk -v sym="$1" '
+      { op = $1 }
+      op ~ /^dmb/ { bad = bad "\n  dmb at instruction " NR ": " $0 }
+      op ~ /^(cas|casp|swp|ld(add|clr|eor|set|smax|smin|umax|umin))a/ {
+        bad = bad "\n  acquire RMW at instruction " NR ": " $0 }
+      # A call (or tail call) to an outline-atomics helper: the target, not an `adrp` whose
+      # page objdump names after whichever symbol precedes it (`<__aarch64_cas8_acq_rel+0x20>`).
+      (op == "bl" || op == "b") && /<__aarch64_[a-z0-9_]+>/ {
+        bad = bad "\n  outline atomic at instruction " NR ": " $0 }
+      op ~ /^(ldar|ldaxr|ldaxp)/ && stlr { bad = bad "\n  " op " at instruction " NR \
+        " after " stlr }
+      op ~ /^stlr/ { stlr = op " at instruction " NR }
+      op ~ /^ldapr/ { rcpc++ }
+      END {
+        if (!rcpc) bad = bad "\n  no ldapr: the lookup is not inlined here (check its callee)"
+        if (bad) { print "FAIL " sym " (" NR " instructions):" bad; exit }
+        print "ok   " sym " (" NR " instructions, " rcpc " ldapr, no dmb, no ldar after stlr)"
+      }'
+}
+
+# The rules themselves, on snippets each of which must fail (and one that must pass), so a
+# check that stopped seeing a barrier fails here rather than passing vacuously.
+self_test() {
+  local snippet want got
+  while IFS='|' read -r want snippet; do
+    got=$(printf '%b\n' "$snippet" | verdict self-test)
+    if [[ ${got%% *} != "$want" ]]; then
+      echo "self-test: want $want, got: $got (snippet: $snippet)" >&2
+      exit 1
+    fi
+  done <<'EOF_SNIPPETS'
+ok|ldapr\tx8, [x9]\nstlr\tx0, [x1]\nldapr\tx2, [x3]
+ok|adrp\tx9, 4e000 <__aarch64_cas8_acq_rel+0x20>\nldapr\tx8, [x9]
+FAIL|ldapr\tx8, [x9]\ndmb\tish
+FAIL|stlr\tx0, [x1]\nldar\tx2, [x3]\nldapr\tx4, [x5]
+FAIL|ldapr\tx8, [x9]\nbl\t4e000 <__aarch64_cas8_acq_rel>
+FAIL|ldapr\tx8, [x9]\ncasal\tx0, x1, [x2]
+FAIL|ldr\tx8, [x9]
+EOF_SNIPPETS
+  echo "self-test: the rules reject dmb, ldar after stlr, outline and LSE acquire atomics, no ldapr"
+}
+self_test
+
 # check FILE SYMBOL...: the disassembly of each SYMBOL in FILE against the rules above. A
 # SYMBOL with `::` is a demangled Rust path (a lookup the entry point calls out of line).
 failed=0
@@ -62,21 +108,7 @@ check() {
       failed=1
       continue
     fi
-    verdict=$(awk -v sym="$sym" '
-      { op = $1 }
-      op ~ /^dmb/ { bad = bad "\n  dmb at instruction " NR ": " $0 }
-      op ~ /^(cas|casp|swp|ld(add|clr|eor|set|smax|smin|umax|umin))a/ {
-        bad = bad "\n  acquire RMW at instruction " NR ": " $0 }
-      /__aarch64_/ { bad = bad "\n  outline atomic at instruction " NR ": " $0 }
-      op ~ /^(ldar|ldaxr|ldaxp)/ && stlr { bad = bad "\n  " op " at instruction " NR \
-        " after " stlr }
-      op ~ /^stlr/ { stlr = op " at instruction " NR }
-      op ~ /^ldapr/ { rcpc++ }
-      END {
-        if (!rcpc) bad = bad "\n  no ldapr: the lookup is not inlined here (check its callee)"
-        if (bad) { print "FAIL " sym " (" NR " instructions):" bad; exit }
-        print "ok   " sym " (" NR " instructions, " rcpc " ldapr, no dmb, no ldar after stlr)"
-      }' <<<"$asm")
+    verdict=$(verdict "$sym" <<<"$asm")
     echo "$verdict"
     [[ $verdict == ok* ]] || failed=1
   done

@@ -99,6 +99,37 @@ pub(crate) fn light() {
     fence(Ordering::SeqCst);
 }
 
+/// Whether this build can have either mode: a target with a heavy barrier (Linux, Windows),
+/// outside loom and Miri. Elsewhere the mode is always [`SYMMETRIC`].
+const MODE_VARIES: bool = cfg!(all(
+    any(target_os = "linux", windows),
+    not(any(handles_loom, miri))
+));
+
+/// The light barrier of the lookup fast path: a scoped lookup that found the first hazard cell
+/// of its thread's record free. Where the mode can vary ([`MODE_VARIES`]), a record claimed
+/// while the mode is not [`ASYMMETRIC`] keeps its first cell marked
+/// ([`crate::registry::FENCED`], see [`marks_first_cell`]), so a free first cell *is* the
+/// proof that the mode is [`ASYMMETRIC`]: a compiler fence, with no load of the mode and no
+/// branch. Where the mode cannot vary (macOS, other OSes, loom, Miri), it is [`SYMMETRIC`]
+/// and this is a real fence, as [`light`] would be.
+#[inline(always)]
+pub(crate) fn light_first_cell() {
+    if MODE_VARIES {
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    } else {
+        fence(Ordering::SeqCst);
+    }
+}
+
+/// Whether a record claimed while the mode is `mode` (as [`init`] returned it) must keep its
+/// first hazard cell marked, so that its owner's lookups leave the fast path for the one that
+/// runs [`light`]: where the mode can vary and is not [`ASYMMETRIC`].
+#[inline]
+pub(crate) fn marks_first_cell(mode: u8) -> bool {
+    MODE_VARIES && mode != ASYMMETRIC
+}
+
 /// The symmetric fallback, out of line so the fence-free path falls through.
 #[cfg(not(any(handles_loom, miri)))]
 #[cold]

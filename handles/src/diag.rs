@@ -272,7 +272,7 @@ impl<T: Send + Sync> HandleTable<T> {
         // SAFETY: `Guard::protect`'s requirements: 1. a free cell of this thread's record, or of a temporary
         // record it claimed; 2. `is_counted_for` accepts only LIVE or REVOKED for the handle;
         // 3. `slot` is in a page of `self`.
-        unsafe { Guard::protect::<true>(slot, hold, handle.into_raw(), is_counted_for) }.ok()
+        unsafe { Guard::protect::<true, false>(slot, hold, handle.into_raw(), is_counted_for) }.ok()
     }
 }
 

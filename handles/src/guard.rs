@@ -55,6 +55,10 @@ impl<'a, T: Send + Sync> Guard<'a, T> {
     /// with `Busy` and this lookup succeeds); `SETTLE == false` returns the TAKING state, for a
     /// fast path that retries on its slow path, keeping one cold call site.
     ///
+    /// `FIRST_CELL == true` runs the fast path's light barrier
+    /// ([`barrier::light_first_cell`]: no load of the barrier mode, no branch, and so no call
+    /// on the path that would make the caller save registers); requirement 4 says when.
+    ///
     /// # Safety
     ///
     /// 1. The hazard cell in `hold` belongs to a record the calling thread owns (its
@@ -65,8 +69,12 @@ impl<'a, T: Send + Sync> Guard<'a, T> {
     ///    for `raw` (never TAKING, ENDED, FREE or EXHAUSTED).
     /// 3. `slot` is a slot of a table page that stays allocated for `'a` (pages are freed only
     ///    when the table is dropped).
+    /// 4. If `FIRST_CELL`: the cell is the first hazard cell of a record the calling thread
+    ///    claimed (not a sentinel), and the caller loaded it as 0 after the claim. A claimed
+    ///    record's first cell is 0 only when the barrier mode allows a compiler fence on this
+    ///    side (its claim marked it otherwise: `registry::FENCED`).
     #[inline(always)]
-    pub(crate) unsafe fn protect<const SETTLE: bool>(
+    pub(crate) unsafe fn protect<const SETTLE: bool, const FIRST_CELL: bool>(
         slot: &'a Slot<T>,
         hold: Hold,
         raw: u64,
@@ -79,7 +87,12 @@ impl<'a, T: Send + Sync> Guard<'a, T> {
         // reclaimer that reads this value instead of our previous clear of the same cell is
         // still ordered after our reads under that previous hazard.
         hazard.store(slot as *const Slot<T> as usize, Ordering::Release);
-        barrier::light();
+        if FIRST_CELL {
+            // Requirement 4: the mode is asymmetric, or this is a real fence.
+            barrier::light_first_cell();
+        } else {
+            barrier::light();
+        }
         // Acquire pairs with insert's Release: the value is initialised. RCpc on aarch64
         // (`ldapr`, see `acquire.rs`): the hazard store before it and the clear after it are
         // `stlr`, and an RCsc `ldar` here would wait for them; the barrier pair, not this load,

@@ -24,6 +24,13 @@ pub(crate) const HAZARDS: usize = 4;
 /// Hazard cells per overflow chunk.
 const CHUNK: usize = 16;
 
+/// The value of a claimed record's first hazard cell while the barrier mode is not
+/// asymmetric on a target where it could be (`barrier::marks_first_cell`): not a hazard (no
+/// slot has this address), it only keeps the cell from looking free, so that the lookup fast
+/// path, whose light barrier is a compiler fence (`barrier::light_first_cell`), is never taken
+/// in a mode that needs a real fence. The record's claim writes it and its release clears it.
+pub(crate) const FENCED: usize = 1;
+
 /// More hazard cells for a thread that nests scoped lookups deeply. Chunks are appended by the
 /// record's owner, never freed while the registry lives, and reused by the record's next owner.
 struct HazardChunk {
@@ -220,7 +227,11 @@ impl Registry {
     /// different from every other live thread's.
     pub(crate) fn claim(&self, me: usize) -> &Record {
         // Decide the barrier mode before this thread can publish its first hazard.
-        crate::barrier::init();
+        let first = if crate::barrier::marks_first_cell(crate::barrier::init()) {
+            FENCED
+        } else {
+            0
+        };
         for rec in self.iter() {
             // Acquire pairs with the Release in `release`: every hazard the last owner
             // published before releasing is visible to `has_hazards` below, so a record still
@@ -250,6 +261,8 @@ impl Registry {
                 if rec.counted.swap(1, Ordering::Relaxed) == 0 {
                     self.claimed.fetch_add(1, Ordering::Relaxed);
                 }
+                // Only the owner writes its cells (and the first one was 0: no hazards).
+                rec.hazards[0].store(first, Ordering::Relaxed);
                 // Pairs with the fence in `alone`: see there.
                 fence(Ordering::SeqCst);
                 return rec;
@@ -260,7 +273,7 @@ impl Registry {
         // Created claimed by us: an allocation cut short by a fork from this thread's signal
         // handler is still ours in the child.
         let rec = Box::into_raw(Box::new(Record {
-            hazards: core::array::from_fn(|_| AtomicUsize::new(0)),
+            hazards: core::array::from_fn(|i| AtomicUsize::new(if i == 0 { first } else { 0 })),
             overflow: AtomicPtr::new(ptr::null_mut()),
             owner: AtomicUsize::new(me),
             index,
@@ -326,6 +339,11 @@ impl Registry {
                 "a record released by a thread that does not own it"
             );
         }
+        // The mark is no hazard: a free record's cells hold only late guards' hazards.
+        let first = &rec.hazards[0];
+        if first.load(Ordering::Relaxed) == FENCED {
+            first.store(0, Ordering::Relaxed);
+        }
         // Stop counting the record unless guards it published are still alive (kept in other
         // thread-locals past the exit hook): `alone` must keep seeing those hazards' owner.
         // Only the owner writes its cells, so this reads their latest values.
@@ -368,7 +386,7 @@ impl Registry {
                 // we read 0 or another address, the reader's accesses under the hazard that
                 // named our slot happened before our reclamation of it.
                 let addr = h.load(Ordering::Acquire);
-                if addr != 0 {
+                if addr != 0 && addr != FENCED {
                     out.push(addr);
                 }
             }

@@ -290,8 +290,9 @@ impl<T: Send + Sync> HandleTable<T> {
             let hold = Hold::Hazard(hazard);
             // SAFETY: `Guard::protect`'s requirements: 1. the first cell of this thread's own
             // record (the sentinel's is never 0), and free; 2. `is_live_for` accepts only LIVE
-            // for `raw`; 3. `slot` is in a page of `self`, borrowed for this call.
-            match unsafe { Guard::protect::<false>(slot, hold, raw, is_live_for) } {
+            // for `raw`; 3. `slot` is in a page of `self`, borrowed for this call; 4. that
+            // first cell, loaded as 0 just now (a sentinel's never is).
+            match unsafe { Guard::protect::<false, true>(slot, hold, raw, is_live_for) } {
                 // The guard clears the hazard when `f` returns or unwinds; `f` cannot keep the
                 // borrow (its lifetime is generic).
                 Ok((guard, _)) => return Ok(f(&guard)),
@@ -340,8 +341,8 @@ impl<T: Send + Sync> HandleTable<T> {
         let hazard = record.first_hazard();
         if hazard.load(Ordering::Relaxed) == 0 {
             let hold = Hold::Hazard(hazard);
-            // SAFETY: `Guard::protect`'s requirements, as in `with`.
-            match unsafe { Guard::protect::<false>(slot, hold, raw, is_live_for) } {
+            // SAFETY: `Guard::protect`'s requirements 1-4, as in `with`.
+            match unsafe { Guard::protect::<false, true>(slot, hold, raw, is_live_for) } {
                 Ok((guard, _)) => return Ok(guard),
                 Err(seen) if !is_taking_for(seen, raw) => {
                     return Err(self.classify(handle, Some(seen)));
@@ -370,7 +371,7 @@ impl<T: Send + Sync> HandleTable<T> {
         // SAFETY: `Guard::protect`'s requirements: 1. a free cell of this thread's record, or of a temporary
         // record it claimed; 2. `is_live_for` accepts only LIVE for the handle; 3. `slot` is
         // in a page of `self`.
-        match unsafe { Guard::protect::<true>(slot, hold, handle.into_raw(), is_live_for) } {
+        match unsafe { Guard::protect::<true, false>(slot, hold, handle.into_raw(), is_live_for) } {
             Ok((guard, _)) => Ok(guard),
             Err(seen) => Err(self.classify(handle, Some(seen))),
         }
@@ -394,7 +395,12 @@ impl<T: Send + Sync> HandleTable<T> {
         // SAFETY: `Guard::protect`'s requirements: 1. a temporary record's free cell; 2. as in `get_slow`;
         // 3. `slot` is in a page of `self`.
         match unsafe {
-            Guard::protect::<true>(slot, Self::detached_hold(), handle.into_raw(), is_live_for)
+            Guard::protect::<true, false>(
+                slot,
+                Self::detached_hold(),
+                handle.into_raw(),
+                is_live_for,
+            )
         } {
             Ok((guard, _)) => Ok(guard),
             Err(seen) => Err(self.classify(handle, Some(seen))),

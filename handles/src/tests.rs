@@ -697,3 +697,40 @@ fn caller_policy_reports_drop_panics_instead_of_unwinding_into_other_calls() {
     );
     assert_eq!(table.diagnose(bomb).error, Some(Error::Stale));
 }
+
+/// A claimed record's first hazard cell is free exactly when the lookup fast path may use a
+/// compiler fence for its light barrier: where the barrier mode can vary, a record claimed in
+/// the symmetric mode keeps the cell marked (`FENCED`), so lookups take the path that fences.
+/// Nested lookups leave the mark alone, and releasing the record clears it.
+#[test]
+fn first_hazard_cell_marks_the_barrier_mode() {
+    use crate::registry::FENCED;
+    let table = HandleTable::new();
+    let h = table.insert(7u64);
+    let want = if crate::barrier::marks_first_cell(crate::barrier::init()) {
+        FENCED
+    } else {
+        0
+    };
+    // The switch `.ci/run` sets: on Linux it must mark (outside Miri, where the mode is fixed).
+    if cfg!(all(target_os = "linux", not(miri)))
+        && std::env::var_os("HANDLES_BARRIER").is_some_and(|v| v == "symmetric")
+    {
+        assert_eq!(want, FENCED);
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert_eq!(table.with(h, |v| *v), Ok(7));
+            let rec = crate::global::local().unwrap();
+            assert_eq!(rec.first_hazard().load(Ordering::Relaxed), want);
+            let nested = table.with(h, |a| table.with(h, |b| a + b));
+            assert_eq!(nested, Ok(Ok(14)));
+            let guard = table.get(h).unwrap();
+            assert_eq!(*guard, 7);
+            drop(guard);
+            assert_eq!(rec.first_hazard().load(Ordering::Relaxed), want);
+            crate::global::unregister_current();
+            assert_eq!(rec.first_hazard().load(Ordering::Relaxed), 0);
+        });
+    });
+}
