@@ -1,7 +1,9 @@
 /* Diagnostics of the C API: hdl_stats, hdl_diagnose, hdl_diagnose_text, hdl_leak_report, and the
  * leak report at exit (HANDLES_LEAK_REPORT=1, checked in a child process).
  *   test_diag          run the tests
- *   test_diag child    (used by the tests) leak one entry and exit */
+ *   test_diag child    (used by the tests) leak one entry and exit
+ * HANDLES_TEST_RUNNER, if set, is put before the child's command (an emulator, such as
+ * "qemu-aarch64 -L /usr/aarch64-linux-gnu", for a cross-compiled run). */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
@@ -226,7 +228,9 @@ static void test_leak_report(void) {
 /* HANDLES_LEAK_REPORT=1: a child that leaks one entry prints it to stderr at exit. */
 static void test_report_at_exit(const char *self) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "HANDLES_LEAK_REPORT=1 '%s' child 2>&1", self);
+    const char *runner = getenv("HANDLES_TEST_RUNNER");
+    if (runner == NULL) runner = "";
+    snprintf(cmd, sizeof cmd, "HANDLES_LEAK_REPORT=1 %s '%s' child 2>&1", runner, self);
     FILE *p = popen(cmd, "r");
     CHECK(p != NULL);
     char out[8192];
@@ -241,7 +245,7 @@ static void test_report_at_exit(const char *self) {
     CHECK(strstr(report, "tag=77 refs=1 (C object)") != NULL);
 
     /* Without the variable: no report. */
-    snprintf(cmd, sizeof cmd, "HANDLES_LEAK_REPORT= '%s' child 2>&1", self);
+    snprintf(cmd, sizeof cmd, "HANDLES_LEAK_REPORT= %s '%s' child 2>&1", runner, self);
     p = popen(cmd, "r");
     CHECK(p != NULL);
     n = fread(out, 1, sizeof out - 1, p);

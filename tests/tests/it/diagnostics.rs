@@ -208,7 +208,20 @@ fn run_child(report: &str) -> (String, String) {
     // The test's name in the harness: its path without the crate's name.
     let module = module_path!().split_once("::").map_or("", |(_, m)| m);
     let child = format!("{module}::report_at_exit_child");
-    let out = Command::new(std::env::current_exe().unwrap())
+    // HANDLES_TEST_RUNNER, if set, runs the child (an emulator for a cross-compiled binary,
+    // as scripts/qemu-aarch64-tests.sh sets it).
+    let runner = std::env::var("HANDLES_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    let exe = std::env::current_exe().unwrap();
+    let mut command = match runner.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(runner).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let out = command
         .args(["--ignored", "--exact", &child, "--nocapture"])
         .env("HANDLES_LEAK_REPORT", report)
         .output()
