@@ -101,17 +101,26 @@ else
   HDL_BENCH_TSV="$R/c_calls.tsv" target/bench-bin/bench_threads 20000000 7 "$threads"
 fi
 
-# Instruction counts of the same calls (one thread, repeatable), with tests/c/bench_calls.c.
+# Instruction counts of the same calls (one thread, repeatable), with tests/c/bench_calls.c,
+# linked with the static library and with the cdylib (whose thread-locals go through
+# __tls_get_addr). Each library's empty entry is its own baseline.
 gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -pthread tests/c/bench_calls.c \
   $testlib -o target/bench-bin/bench_calls
-printf 'call\tIr_per_call\tIr_vs_empty\n' > "$R/c_calls_ir.tsv"
-empty_ir=
-for spec in empty:loop_empty scoped:loop_scoped lookup+release:loop_lookup_release; do
-  name=${spec%%:*}; fn=${spec#*:}
-  ir=$(callgrind_ir "$fn" target/bench-bin/bench_calls --one "$name" 1000000)
-  empty_ir=${empty_ir:-$ir}
-  printf '%s\t%s\t%s\n' "$name" "$(ir_per_op "$ir" 0 1000000)" "$(ir_per_op "$ir" "$empty_ir" 1000000)" \
-    >> "$R/c_calls_ir.tsv"
+gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -pthread tests/c/bench_calls.c \
+  -Ltarget/c-testing/release -lhdl -Wl,-rpath,"$PWD/target/c-testing/release" \
+  -o target/bench-bin/bench_calls_cdylib
+printf 'library\tcall\tIr_per_call\tIr_vs_empty\n' > "$R/c_calls_ir.tsv"
+for library in static cdylib; do
+  bin=target/bench-bin/bench_calls
+  [[ $library == cdylib ]] && bin=target/bench-bin/bench_calls_cdylib
+  empty_ir=
+  for spec in empty:loop_empty scoped:loop_scoped lookup+release:loop_lookup_release; do
+    name=${spec%%:*}; fn=${spec#*:}
+    ir=$(callgrind_ir "$fn" "$bin" --one "$name" 1000000)
+    empty_ir=${empty_ir:-$ir}
+    printf '%s\t%s\t%s\t%s\n' "$library" "$name" "$(ir_per_op "$ir" 0 1000000)" \
+      "$(ir_per_op "$ir" "$empty_ir" 1000000)" >> "$R/c_calls_ir.tsv"
+  done
 done
 cat "$R/c_calls_ir.tsv"
 

@@ -20,9 +20,13 @@
 #   CARGO_FUZZ_VERSION  cargo-fuzz (scripts/fuzz.sh)
 #   CARGO_C_VERSION     cargo-c, for `cargo cinstall` (scripts/install-tests.sh)
 #   MSRV                the libraries' rust-version, from Cargo.toml (scripts/msrv.sh)
+#   CROSS_TARGETS       the standard libraries .ci/run adds for cross builds: aarch64 Linux
+#                       (scripts/aarch64-lookup-asm.sh, scripts/qemu-aarch64-tests.sh), macOS
+#                       and Windows (clippy; Windows also scripts/windows-tests.sh)
 NIGHTLY=nightly-2026-05-20
 CARGO_FUZZ_VERSION=0.13.2
 CARGO_C_VERSION=0.10.24+cargo-0.98.0
+CROSS_TARGETS="aarch64-unknown-linux-gnu aarch64-apple-darwin x86_64-apple-darwin x86_64-pc-windows-gnu"
 MSRV=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
 
 step() { printf '\n=== %s%s ===\n' "${STEP_PREFIX:-}" "$*"; }
