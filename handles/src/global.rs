@@ -99,6 +99,7 @@ pub(crate) fn failure_counts() -> [u64; FailureKind::COUNT] {
 #[cfg(not(handles_loom))]
 mod imp {
     use super::{Record, Registry};
+    use crate::current::{self, UNREGISTERED};
     use core::ptr;
 
     static REGISTRY: Registry = Registry::new();
@@ -109,12 +110,6 @@ mod imp {
         &REGISTRY
     }
 
-    /// What a thread's record pointer holds before registration and after its exit hook ran:
-    /// a record whose first hazard cell is permanently non-zero. The lookup fast path tests
-    /// that cell anyway (is it free?), so an unregistered thread lands on the slow path without
-    /// a separate null check. It is not in the registry list, so reclaimers never see it.
-    static UNREGISTERED: Record = Record::sentinel();
-
     /// Releases the thread's record when the thread exits.
     struct ExitHook;
 
@@ -122,7 +117,7 @@ mod imp {
         fn drop(&mut self) {
             // (A fork from a signal handler between these two steps leaves the record ours in
             // the child, by its owner token, and the child then releases it here.)
-            let rec = CURRENT.with(|c| c.replace(&UNREGISTERED));
+            let rec = current::replace(&UNREGISTERED);
             if !ptr::eq(rec, &UNREGISTERED) {
                 // SAFETY: records are never freed while the registry lives.
                 registry().release(unsafe { &*rec }, token());
@@ -131,22 +126,17 @@ mod imp {
     }
 
     thread_local! {
-        // No destructor, const-initialised: reading it is a single TLS load on the fast path,
-        // and it stays readable while other thread-locals are destroyed. Its address is the
-        // thread's token.
-        static CURRENT: core::cell::Cell<*const Record> =
-            const { core::cell::Cell::new(&raw const UNREGISTERED) };
         // Has a destructor; touched once per thread, on registration, to hook thread exit.
         static EXIT: ExitHook = const { ExitHook };
     }
 
     /// A number that tells the calling thread apart from every other live thread: the address
-    /// of its `CURRENT` cell (pointer-aligned, so never 0 and never with the registry's FREE
-    /// bit). It can be read at any time, during thread-local teardown and in a signal handler
-    /// too (the cell has no destructor and needs no initialisation), and after `fork()` the
-    /// child's only thread has the token of the parent thread that forked.
+    /// of its record pointer (`current.rs`; pointer-aligned, so never 0 and never with the
+    /// registry's FREE bit). It can be read at any time, during thread-local teardown and in a
+    /// signal handler too (the word has no destructor and needs no initialisation), and after
+    /// `fork()` the child's only thread has the token of the parent thread that forked.
     pub(crate) fn token() -> usize {
-        CURRENT.with(|c| ptr::from_ref(c) as usize)
+        current::address()
     }
 
     /// This thread's record, or the `UNREGISTERED` sentinel: no checks, for the lookup fast
@@ -155,7 +145,7 @@ mod imp {
     pub(crate) fn local_or_sentinel() -> &'static Record {
         // SAFETY: the cell holds a registered record (never freed while the registry lives) or
         // the static sentinel.
-        unsafe { &*CURRENT.with(|c| c.get()) }
+        unsafe { &*current::get() }
     }
 
     /// The record behind a result of [`local_or_sentinel`], registering the thread if it is
@@ -173,7 +163,7 @@ mod imp {
     /// reclaimer, between rounds, so that it never holds a record while parked). The thread
     /// registers again on its next use of a table. It must hold no guard.
     pub(crate) fn unregister_current() {
-        let rec = CURRENT.with(|c| c.replace(&UNREGISTERED));
+        let rec = current::replace(&UNREGISTERED);
         if !ptr::eq(rec, &UNREGISTERED) {
             // SAFETY: records are never freed while the registry lives.
             registry().release(unsafe { &*rec }, token());
@@ -202,7 +192,7 @@ mod imp {
         let rec = registry().claim(token());
         #[cfg(test)]
         hooks::run(&hooks::AFTER_CLAIM);
-        CURRENT.with(|c| c.set(rec));
+        current::set(rec);
         Some(rec)
     }
 
@@ -217,7 +207,7 @@ mod imp {
 
         thread_local! {
             /// Runs once on this thread between claiming its record and storing it in
-            /// `CURRENT`.
+            /// its record pointer (`current.rs`).
             pub(crate) static AFTER_CLAIM: Hook = const { Cell::new(None) };
             /// Runs once on this thread inside the install of the fork handler, before
             /// `pthread_atfork`.

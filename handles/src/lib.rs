@@ -9,6 +9,8 @@ mod acquire;
 mod barrier;
 #[cfg(not(handles_loom))]
 pub mod callback;
+#[cfg(not(handles_loom))]
+mod current;
 mod diag;
 mod error;
 pub mod ffi;
