@@ -591,13 +591,11 @@ fn main() {
         .as_ref()
         .and_then(|c| c.num(&[("call", "scoped"), ("threads", "1")], "ns_vs_empty"))
     {
-        Some(d) => {
-            v.push(verdict(
-                "C → Rust entry with a scoped lookup ≤ 3 ns more than an empty entry",
-                format!("+{d:.2} ns (1 thread, median of runs, static library)"),
-                Some(d <= 3.0),
-            ))
-        }
+        Some(d) => v.push(verdict(
+            "C → Rust entry with a scoped lookup ≤ 3 ns more than an empty entry",
+            format!("+{d:.2} ns (1 thread, median of runs, static library)"),
+            Some(d <= 3.0),
+        )),
         None => v.push(verdict(
             "C scoped entry ≤ empty + 3 ns",
             "not measured".into(),
