@@ -734,3 +734,29 @@ fn first_hazard_cell_marks_the_barrier_mode() {
         });
     });
 }
+
+/// The thread's record pointer (`current.rs`): every thread starts with the sentinel, has a
+/// word of its own at an address no other live thread shares (the owner token), reads back
+/// what it stored, and registering stores its record there.
+#[test]
+fn record_pointer_is_per_thread() {
+    use crate::current::{self, UNREGISTERED};
+    let here = current::address();
+    let (there, fresh) = std::thread::spawn(|| {
+        let fresh = core::ptr::eq(current::get(), &UNREGISTERED);
+        let rec = crate::global::local().unwrap();
+        assert!(core::ptr::eq(current::get(), rec));
+        assert_eq!(current::address(), crate::global::token());
+        assert_eq!(current::address() % 8, 0);
+        let old = current::replace(&UNREGISTERED);
+        assert!(core::ptr::eq(old, rec));
+        assert!(core::ptr::eq(current::get(), &UNREGISTERED));
+        current::set(old);
+        (current::address(), fresh)
+    })
+    .join()
+    .unwrap();
+    assert!(fresh, "a new thread starts unregistered");
+    assert_ne!(here, there);
+    assert_eq!(here, current::address());
+}
