@@ -5,7 +5,6 @@
 //! Failure counters are process-wide, so their exact checks live alone in `stats.rs`.
 
 use handles::{EndReason, Error, Handle, HandleTable};
-use std::process::Command;
 
 #[test]
 fn diagnose_says_released_revoked_or_taken() {
@@ -194,6 +193,7 @@ fn leak_report_lists_live_and_revoked_entries() {
 
 /// The child half of `report_at_exit`: leaks one entry of a static table registered for the
 /// report, then returns (the test harness exits, which runs the report).
+#[cfg(unix)] // the report at exit is a C `atexit` hook, on Unix only
 #[test]
 #[ignore = "run by report_at_exit in a child process"]
 fn report_at_exit_child() {
@@ -204,12 +204,14 @@ fn report_at_exit_child() {
     println!("leaked handle {:#018x}", h.into_raw());
 }
 
+#[cfg(unix)]
 fn run_child(report: &str) -> (String, String) {
     // The test's name in the harness: its path without the crate's name.
     let module = module_path!().split_once("::").map_or("", |(_, m)| m);
     let child = format!("{module}::report_at_exit_child");
     // HANDLES_TEST_RUNNER, if set, runs the child (an emulator for a cross-compiled binary,
     // as scripts/qemu-aarch64-tests.sh sets it).
+    use std::process::Command;
     let runner = std::env::var("HANDLES_TEST_RUNNER").unwrap_or_default();
     let mut runner = runner.split_whitespace();
     let exe = std::env::current_exe().unwrap();
@@ -233,6 +235,7 @@ fn run_child(report: &str) -> (String, String) {
     )
 }
 
+#[cfg(unix)] // the report at exit is a C `atexit` hook, on Unix only
 #[test]
 fn report_at_exit() {
     test_support::not_alone();

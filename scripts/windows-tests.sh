@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The Windows build's tests, cross-compiled for x86_64-pc-windows-gnu (mingw-w64) and run under
+# wine: the core crate's unit tests, the C API crate's unit tests and the `it` integration
+# suite (semantics, model-based tests, re-entrancy, threads, forged handles, callbacks, SQLite).
+# The heavy barrier is FlushProcessWriteBuffers there (wine implements it), so the asymmetric
+# mode and the thread-exit recycling of records (Windows TLS callbacks) run for real.
+#
+# Differences from the Linux run, each forced by Windows or wine, not by the library:
+#   - Windows runs thread-local destructors under the loader lock, and a new thread cannot
+#     start while another thread is inside them. Two tests park a thread inside a
+#     thread-local destructor on purpose: `threads::guard_in_thread_local_outlives_exit_hook`
+#     starts threads meanwhile, which Windows cannot do (ignored there);
+#     `tests::guard_outliving_the_exit_hook_still_protects` starts none, but stalls the threads
+#     of tests running beside it, and under wine it also hung in one of two runs alone (the
+#     cause is not found yet: wine's FlushProcessWriteBuffers while a thread sits in its
+#     detach callback is the suspect), so it is ignored on Windows too.
+#   - `fork` tests and the report at exit (a C `atexit` hook) are Unix-only and not built.
+#   - HANDLES_CHURN_THREADS=10000 (not 100,000): creating threads under wine is slow.
+#   - Debian's wine 8.0 lacks bcryptprimitives.dll, whose ProcessPrng Rust's standard library
+#     imports; tests/windows/bcryptprimitives.c is a stand-in (on RtlGenRandom), built here and
+#     put beside the test executables. It is never shipped.
+# Needs rustup's x86_64-pc-windows-gnu target and Debian's wine and gcc-mingw-w64-x86-64; says
+# how to install what is missing.
+#   scripts/windows-tests.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never RUST_BACKTRACE=0
+STEP_PREFIX="windows (wine): "
+source scripts/lib.sh
+require wine x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
+TARGET=x86_64-pc-windows-gnu
+if ! rustup target list --installed | grep -qx "$TARGET"; then
+  echo "$0: needs the $TARGET standard library; install with: rustup target add $TARGET" >&2
+  exit 1
+fi
+DIR=target/windows
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
+# For the build scripts that compile C (bundled SQLite, the C pool of the integration tests).
+export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
+# A private, headless wine: its own prefix, no debug chatter, no display needed.
+export WINEPREFIX="$PWD/$DIR/wineprefix" WINEDEBUG=-all
+unset DISPLAY
+start=$(date +%s)
+
+step "build (cargo test --no-run --target $TARGET), and wine's prefix"
+packages=(-p ffi-handles -p ffi-handles-capi -p handles-tests --lib --test it)
+cargo test --locked --release --target $TARGET --target-dir $DIR "${packages[@]}" --no-run
+deps=$DIR/$TARGET/release/deps
+x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -shared -o "$deps/bcryptprimitives.dll" \
+  tests/windows/bcryptprimitives.c -ladvapi32
+mkdir -p "$WINEPREFIX"
+wineboot -i >/dev/null 2>&1 || true
+built=$(date +%s)
+
+step "unit tests and the it suite under wine"
+HANDLES_CHURN_THREADS=10000 cargo test --locked --release --target $TARGET --target-dir $DIR \
+  "${packages[@]}"
+wineserver -k 2>/dev/null || true
+end=$(date +%s)
+echo "windows under wine: build $((built - start)) s, tests $((end - built)) s"
