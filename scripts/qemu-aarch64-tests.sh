@@ -24,8 +24,8 @@
 #   - skipped: pool::c_thread_pool_runs_rust_callbacks_by_handle. Under qemu it fails about one
 #     run in eight (a self-revoking callback is called 5 to 750 times more after its revoke
 #     than the 3 calls already in flight allow), with this code and with the code before the
-#     lookup changes that came with this script; natively it failed 3 times in about 300 runs
-#     on one day and 0 in 600 on another. An open bug, not a qemu artefact that is understood:
+#     lookup changes that came with this script; natively it failed 3 times in about 180 runs
+#     and then 0 times in 600. An open bug, not a qemu artefact that is understood:
 #     it stays in every native run, and is skipped here only so that this run reports the rest.
 #   - HANDLES_TEST_RUNNER names qemu for the tests that re-execute their own binary as a child
 #     (the leak report at exit, in Rust and in C): without binfmt_misc registered for aarch64
