@@ -21,12 +21,6 @@
 #     a forked child of a multi-threaded process (qemu-user aborts in its own vCPU set-up:
 #     "qemu_plugin_vcpu_init_hook: assertion failed"; tests/fork.rs and the other fork tests,
 #     which fork a multi-threaded process and use the tables in the child, run);
-#   - skipped: pool::c_thread_pool_runs_rust_callbacks_by_handle. Under qemu it fails about one
-#     run in eight (a self-revoking callback is called 5 to 750 times more after its revoke
-#     than the 3 calls already in flight allow), with this code and with the code before the
-#     lookup changes that came with this script; natively it failed 3 times in about 180 runs
-#     and then 0 times in 600. An open bug, not a qemu artefact that is understood:
-#     it stays in every native run, and is skipped here only so that this run reports the rest.
 #   - HANDLES_TEST_RUNNER names qemu for the tests that re-execute their own binary as a child
 #     (the leak report at exit, in Rust and in C): without binfmt_misc registered for aarch64
 #     the kernel cannot run an aarch64 binary by itself.
@@ -61,8 +55,7 @@ step "Rust test suite (cargo test --workspace --release --target $TARGET, under 
 export HANDLES_TEST_RUNNER="${QEMU[*]}"
 HANDLES_CHURN_THREADS=10000 cargo test --locked --workspace --release --target $TARGET \
   --target-dir $DIR -- \
-  --skip fork_tests::fork_with_the_background_reclaimer_running \
-  --skip pool::c_thread_pool_runs_rust_callbacks_by_handle
+  --skip fork_tests::fork_with_the_background_reclaimer_running
 rust_done=$(date +%s)
 
 step "C and C++ tests (aarch64-linux-gnu-gcc/g++ against the aarch64 libhdl.a, under qemu)"
