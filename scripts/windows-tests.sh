@@ -11,14 +11,11 @@
 # and with HANDLES_BARRIER=symmetric (fences on both sides, sound whatever wine does).
 #
 # Differences from the Linux run, each forced by Windows or wine, not by the library:
-#   - Windows runs thread-local destructors under the loader lock, and a new thread cannot
-#     start while another thread is inside them. Two tests park a thread inside a
-#     thread-local destructor on purpose: `threads::guard_in_thread_local_outlives_exit_hook`
-#     starts threads meanwhile, which Windows cannot do (ignored there);
-#     `tests::guard_outliving_the_exit_hook_still_protects` starts none, but stalls the threads
-#     of tests running beside it, and under wine it also hung in one of two runs alone (the
-#     cause is not found yet: wine's FlushProcessWriteBuffers while a thread sits in its
-#     detach callback is the suspect), so it is ignored on Windows too.
+#   - Windows runs thread-local destructors under the loader lock, and a thread can neither
+#     start nor exit while another thread is inside them. A test that parks a thread in a
+#     thread-local destructor must therefore not start or join a thread meanwhile:
+#     `threads::guard_in_thread_local_outlives_exit_hook` starts threads then (its point), so
+#     it is ignored on Windows.
 #   - `fork` tests and the report at exit (a C `atexit` hook) are Unix-only and not built.
 #   - HANDLES_CHURN_THREADS=10000 (not 100,000): creating threads under wine is slow.
 #   - Debian's wine 8.0 lacks bcryptprimitives.dll, whose ProcessPrng Rust's standard library
@@ -45,9 +42,12 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="timeout --kill-after=10 600 wine"
 # For the build scripts that compile C (bundled SQLite, the C pool of the integration tests).
 export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
-# A private, headless wine: its own prefix, no debug chatter, no display needed.
+# A private, headless wine: its own prefix, no debug chatter, no display needed. wine's
+# background services (started with the prefix, below, with their output going nowhere) are
+# stopped on the way out, whatever happens, so none keeps this script's output open.
 export WINEPREFIX="$PWD/$DIR/wineprefix" WINEDEBUG=-all
 unset DISPLAY
+trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 start=$(date +%s)
 
 step "build (cargo test --no-run --target $TARGET), and wine's prefix"
@@ -67,13 +67,13 @@ step "the same with the symmetric fallback forced (HANDLES_BARRIER=symmetric)"
 HANDLES_BARRIER=symmetric HANDLES_CHURN_THREADS=10000 cargo test --locked --release \
   --target $TARGET --target-dir $DIR "${packages[@]}"
 step "FlushProcessWriteBuffers under $(wine --version)"
-probe=$(WINEDEBUG=fixme+virtual cargo test --locked --release --target $TARGET --target-dir $DIR \
-  -p handles-tests --test it -- --exact barrier_mode::mode_follows_the_os_and_the_switch 2>&1)
-if grep -q 'NtFlushProcessWriteBuffers stub' <<<"$probe"; then
+WINEDEBUG=fixme+virtual cargo test --locked --release --target $TARGET --target-dir $DIR \
+  -p handles-tests --test it -- --exact barrier_mode::mode_follows_the_os_and_the_switch \
+  > "$DIR/probe.log" 2>&1
+if grep -q 'NtFlushProcessWriteBuffers stub' "$DIR/probe.log"; then
   echo "a stub (a no-op): the asymmetric run exercised the code path, not the barrier"
 else
   echo "implemented (no stub message from wine)"
 fi
-wineserver -k 2>/dev/null || true
 end=$(date +%s)
 echo "windows under wine: build $((built - start)) s, tests $((end - built)) s"

@@ -303,12 +303,6 @@ fn extra_release_cannot_free_a_guarded_value() {
 /// (thread-locals die in reverse order of first use) must keep protecting its value, and its
 /// record must not be handed to another thread while the guard lives.
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "its thread-local destructor waits for other threads while Windows holds the loader \
-              lock, which stalls every thread other tests start meanwhile; under wine it has \
-              also hung when run alone (not investigated)"
-)]
 fn guard_outliving_the_exit_hook_still_protects() {
     use std::cell::RefCell;
     use std::sync::Barrier;
@@ -334,15 +328,18 @@ fn guard_outliving_the_exit_hook_still_protects() {
     // The thread that checks the record is not handed on, running before the holder starts
     // but registering only when told: on Windows a thread in its thread-local destructors holds
     // the loader lock, so a thread that had not begun to run before the holder waits in
-    // `Keep::drop` could not begin until that wait ended.
+    // `Keep::drop` could not begin until that wait ended. Nor could it end (a thread's exit
+    // takes the loader lock too): its result comes back on a channel, and it is joined only
+    // once the holder has left `Keep::drop`.
     let (check, checking) = std::sync::mpsc::channel::<()>();
     let (running, started) = std::sync::mpsc::channel::<()>();
+    let (checked, check_result) = std::sync::mpsc::channel::<bool>();
     let checker = std::thread::spawn(move || {
         running.send(()).unwrap();
         checking.recv().unwrap();
         // Its first use of the library: it registers now, while the holder's record is free
         // but still carries the kept guard's hazard.
-        assert!(TABLE.get(h).is_err());
+        checked.send(TABLE.get(h).is_err()).unwrap();
     });
     started.recv().unwrap();
     let holder = std::thread::spawn(move || {
@@ -359,9 +356,14 @@ fn guard_outliving_the_exit_hook_still_protects() {
     );
     // A new thread must not be given the exiting thread's record while its hazard is set.
     check.send(()).unwrap();
-    checker.join().unwrap();
+    let refused = check_result.recv().unwrap();
     STEP.wait(); // 2
     holder.join().unwrap();
+    checker.join().unwrap();
+    assert!(
+        refused,
+        "a new thread was given the exiting thread's record"
+    );
     assert_eq!(TABLE.flush(), 0);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
