@@ -18,10 +18,7 @@ STEP_PREFIX="aarch64 asm: "
 source scripts/lib.sh
 require aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu aarch64-linux-gnu-objdump:binutils-aarch64-linux-gnu
 TARGET=aarch64-unknown-linux-gnu
-if ! rustup target list --installed | grep -qx "$TARGET"; then
-  echo "$0: needs the $TARGET standard library; install with: rustup target add $TARGET" >&2
-  exit 1
-fi
+require_target "$TARGET"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 DIR=target/aarch64
 BIN=$DIR/$TARGET/release

@@ -102,8 +102,9 @@ else
 fi
 
 # Instruction counts of the same calls (one thread, repeatable), with tests/c/bench_calls.c,
-# linked with the static library and with the cdylib (whose thread-locals go through
-# __tls_get_addr). Each library's empty entry is its own baseline.
+# linked with the static library and with the cdylib (position-independent code, where a
+# `thread_local!` would go through __tls_get_addr). Each library's empty entry is its own
+# baseline.
 gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -pthread tests/c/bench_calls.c \
   $testlib -o target/bench-bin/bench_calls
 gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -pthread tests/c/bench_calls.c \

@@ -8,6 +8,8 @@
 #   missing_pc_packages MODULE:PKG...  the Debian packages of the pkg-config modules (C
 #                                   libraries) that pkg-config does not find, space-separated
 #   require_pc MODULE:PKG...        exits, naming the apt-get command to run, when one is missing
+#   require_target TARGET           exits, naming the rustup command to run, when the target's
+#                                   standard library is not installed
 #   callgrind_ir PATTERN CMD...     instructions (Ir) CMD executes inside functions matching
 #                                   PATTERN (callgrind --toggle-collect); fails if none
 #   ir_per_op IR EMPTY N            (IR - EMPTY) / N with one decimal: IR of N operations, less
@@ -70,6 +72,13 @@ require_pc() {
   echo "$0: needs the C libraries ${modules[*]}, not found by pkg-config; install with:" \
     "${sudo}apt-get install -y $pkgs" >&2
   exit 1
+}
+
+require_target() {
+  if ! rustup target list --installed | grep -qx "$1"; then
+    echo "$0: needs the $1 standard library; install with: rustup target add $1" >&2
+    exit 1
+  fi
 }
 
 callgrind_ir() {

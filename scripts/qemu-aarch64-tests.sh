@@ -35,10 +35,7 @@ source scripts/lib.sh
 require qemu-aarch64:qemu-user aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
   aarch64-linux-gnu-g++:g++-aarch64-linux-gnu
 TARGET=aarch64-unknown-linux-gnu
-if ! rustup target list --installed | grep -qx "$TARGET"; then
-  echo "$0: needs the $TARGET standard library; install with: rustup target add $TARGET" >&2
-  exit 1
-fi
+require_target "$TARGET"
 SYSROOT=/usr/aarch64-linux-gnu
 QEMU=(qemu-aarch64 -L "$SYSROOT")
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
@@ -59,7 +56,9 @@ HANDLES_CHURN_THREADS=10000 cargo test --locked --workspace --release --target $
 rust_done=$(date +%s)
 
 step "C and C++ tests (aarch64-linux-gnu-gcc/g++ against the aarch64 libhdl.a, under qemu)"
-cargo build --locked --release --target $TARGET --target-dir $DIR -p ffi-handles-capi \
+# Its own target dir (as scripts/c-tests.sh does natively): the `testing` build of libhdl must
+# not replace the one scripts/aarch64-lookup-asm.sh checks in $DIR.
+cargo build --locked --release --target $TARGET --target-dir $DIR/c-testing -p ffi-handles-capi \
   --features testing
 mkdir -p "$OUT"
 printf '' > "$OUT/empty.rs"
@@ -67,7 +66,7 @@ native=$(rustc --target $TARGET --crate-type staticlib --crate-name hdl_native_l
   --print native-static-libs -o "$OUT/libhdl_native_libs.a" "$OUT/empty.rs" 2>&1 |
   sed -n 's/^note: native-static-libs: //p')
 [ -n "$native" ]
-lib="$DIR/$TARGET/release/libhdl.a $native"
+lib="$DIR/c-testing/$TARGET/release/libhdl.a $native"
 WARN="-Wall -Wextra -Wpedantic -Werror"
 for t in test_api test_threads test_callbacks test_diag test_typed test_layout; do
   # shellcheck disable=SC2086 # $lib is a list of linker arguments

@@ -31,10 +31,7 @@ STEP_PREFIX="windows (wine): "
 source scripts/lib.sh
 require wine x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
 TARGET=x86_64-pc-windows-gnu
-if ! rustup target list --installed | grep -qx "$TARGET"; then
-  echo "$0: needs the $TARGET standard library; install with: rustup target add $TARGET" >&2
-  exit 1
-fi
+require_target "$TARGET"
 DIR=target/windows
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 # Each test binary under a time limit: a thread stuck on the loader lock would hang a binary
