@@ -87,13 +87,13 @@ pub(crate) fn generation_of(state: u64) -> u32 {
 
 /// True when `state` is LIVE and belongs to the occupant named by `raw`.
 ///
-/// One subtraction and one compare: with `expected = identity(raw) | LIVE`, the difference
-/// `state - expected` is the reference count (< 2^23) exactly when the identities match and
-/// LIVE is the only flag; a smaller identity or no flag wraps below 0, a larger identity or a
-/// higher flag lands at or above 2^23 (flags are mutually exclusive).
+/// One OR, one XOR and one test, with a single branch: in `state ^ (raw | LIVE)`, the bits
+/// from the tag up are 0 exactly when the identities match, and the LIVE bit is 0 exactly when
+/// the state has the LIVE flag (flags are mutually exclusive, so then it is LIVE). Setting the
+/// bit in `raw` first makes whatever a handle carries there (a shard bit) irrelevant.
 #[inline(always)]
 pub(crate) fn is_live_for(state: u64, raw: u64) -> bool {
-    state.wrapping_sub((raw & IDENTITY_MASK) | LIVE) <= PAYLOAD_MASK
+    (state ^ (raw | LIVE)) & (IDENTITY_MASK | LIVE) == 0
 }
 
 /// True when a `take` is deciding on the occupant `raw` (TAKING). Such an entry is live with
