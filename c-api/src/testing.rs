@@ -101,7 +101,7 @@ pub extern "C" fn hdl_testing_static_insert(value: u64) -> u64 {
 /// A C→Rust entry doing a scoped lookup in a static table; 0 for a bad handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn hdl_testing_static_get(handle: u64) -> u64 {
-    boundary(|| Handle::from_raw(handle).map_or(0, |h| BENCH.with(h, |v| *v).unwrap_or(0)))
+    boundary(|| handles::ffi::with(&BENCH, handle, |v| *v).unwrap_or(0))
 }
 
 /// Revokes a static-table handle.

@@ -205,7 +205,7 @@ pub fn with<T: Send + Sync, R>(
     raw: u64,
     f: impl FnOnce(&T) -> R,
 ) -> Result<R, Error> {
-    table.with(handle(raw)?, f)
+    table.with_raw(raw, f)
 }
 
 /// A required out-parameter: the reference to write, or [`NullPointer`] for NULL (`?` turns it
@@ -450,6 +450,35 @@ mod tests {
             assert!(g.0 != 7, "reading gadget 7 panics on purpose");
             g.0
         })
+    }
+
+    /// `with` reports 0 as `Null` on both of its paths: the fast path, where 0 names slot 0 of
+    /// shard 0 (no page yet, and then a page whose slot 0 is live), and the slow path of a
+    /// nested lookup.
+    #[test]
+    fn with_reports_zero_as_null() {
+        let table: HandleTable<u64> = HandleTable::new();
+        assert_eq!(with(&table, 0, |v| *v), Err(Error::Null));
+        // Fill until some entry sits at slot 0 of shard 0 (the first insert of a thread whose
+        // home shard is 0, or a stolen slot): keep inserting from fresh threads.
+        let mut zero_slot = None;
+        for i in 0..4096u64 {
+            let h = std::thread::scope(|s| s.spawn(|| table.insert(i)).join().unwrap());
+            if h.into_raw() & ((1 << 28) - 1) == 0 {
+                zero_slot = Some(h);
+                break;
+            }
+        }
+        let h = zero_slot.expect("some insert lands in slot 0 of shard 0");
+        assert!(table.with(h, |_| ()).is_ok());
+        assert_eq!(with(&table, 0, |v| *v), Err(Error::Null));
+        // Nested: the first hazard cell is taken, so the inner lookup takes the slow path.
+        let nested = table.with(h, |_| with(&table, 0, |v| *v)).unwrap();
+        assert_eq!(nested, Err(Error::Null));
+        assert_eq!(
+            with(&table, h.into_raw(), |v| *v),
+            Ok(table.with(h, |v| *v).unwrap())
+        );
     }
 
     #[test]

@@ -107,6 +107,18 @@ pub(crate) const MAX_TAG: u32 = (1 << TAG_BITS) - 1;
 #[repr(transparent)]
 pub struct Handle(NonZeroU64);
 
+/// The shard field of a raw handle value (0 included).
+#[inline(always)]
+pub(crate) fn shard_of(raw: u64) -> usize {
+    ((raw >> SHARD_SHIFT) & SHARD_MASK) as usize & (SHARDS - 1)
+}
+
+/// The index field of a raw handle value (0 included).
+#[inline(always)]
+pub(crate) fn index_of(raw: u64) -> u64 {
+    raw & INDEX_MASK
+}
+
 impl Handle {
     /// Builds a handle from an occupant identity (tag and generation bits), shard and index.
     #[inline(always)]
@@ -165,12 +177,12 @@ impl Handle {
 
     #[inline(always)]
     pub(crate) fn shard(self) -> usize {
-        ((self.into_raw() >> SHARD_SHIFT) & SHARD_MASK) as usize & (SHARDS - 1)
+        shard_of(self.into_raw())
     }
 
     #[inline(always)]
     pub(crate) fn index(self) -> u64 {
-        self.into_raw() & INDEX_MASK
+        index_of(self.into_raw())
     }
 
     #[inline(always)]

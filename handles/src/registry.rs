@@ -74,6 +74,32 @@ impl Record {
         &self.hazards[0]
     }
 
+    /// True when the first hazard cell is 0 (free), read by the thread that owns the record.
+    ///
+    /// A plain load, not an atomic one, so that the lookup fast path tests the cell in memory
+    /// (`cmp [cell], 0` on x86_64) instead of loading it into a register first.
+    ///
+    /// # Safety
+    /// The calling thread owns the record (it claimed it and has not released it), or the
+    /// record is the `UNREGISTERED` sentinel. Either way no other thread writes the cell
+    /// meanwhile: only a record's owner stores to its cells, a claim takes a record only once
+    /// its last owner's cells are all 0 (so no late guard of that owner clears this one), and
+    /// nobody ever stores to the sentinel's. Other threads only load the cell (reclaimers'
+    /// hazard scans), and loads do not race with a plain load.
+    #[inline(always)]
+    pub(crate) unsafe fn first_hazard_is_free(&self) -> bool {
+        #[cfg(not(handles_loom))]
+        // SAFETY: per the caller's contract, no store to the cell can race with this load;
+        // the owner's own earlier stores are sequenced before it.
+        let value = unsafe { *self.hazards[0].as_ptr() };
+        // Loom checks the contract: `unsync_load` fails a model if any store to the cell is
+        // not visible to (happens before) this load.
+        #[cfg(handles_loom)]
+        // SAFETY: as above.
+        let value = unsafe { self.hazards[0].unsync_load() };
+        value == 0
+    }
+
     /// A hazard cell this thread is not using (growing the overflow chain if needed).
     #[inline(always)]
     pub(crate) fn free_hazard(&self) -> &AtomicUsize {

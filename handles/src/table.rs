@@ -21,7 +21,7 @@ use crate::barrier;
 use crate::error::{EndReason, Error, FailureKind, InsertError};
 use crate::global;
 use crate::guard::{Guard, Hold};
-use crate::handle::{Handle, MAX_GENERATION, SHARDS, TAG_MASK, TAG_SHIFT};
+use crate::handle::{self, Handle, MAX_GENERATION, SHARDS, TAG_MASK, TAG_SHIFT};
 use crate::panics::FirstPanic;
 use crate::registry::Record;
 use crate::shard::Shard;
@@ -277,39 +277,60 @@ impl<T: Send + Sync> HandleTable<T> {
     /// If `f` panics; the entry is unaffected and the borrow ends as the panic unwinds.
     #[inline]
     pub fn with<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
-        let pre = self.shards[handle.shard()].page_of_index(handle.index());
-        if pre.is_null() {
-            return Err(self.classify(handle, None));
-        }
-        // SAFETY: `pre` is the non-null page pointer for the index, of a shard of `self`.
-        let slot = unsafe { Shard::slot_in(pre, handle.index()) };
-        let raw = handle.into_raw();
-        let hazard = global::local_or_sentinel().first_hazard();
+        self.with_raw(handle.into_raw(), f)
+    }
+
+    /// [`HandleTable::with`] for a raw handle value, where 0 is [`Error::Null`]: the body of
+    /// `ffi::with`. Needs no test for 0 on the fast path: 0 names slot 0 of shard 0, which no
+    /// LIVE state ever matches (a LIVE state carries a non-zero tag), so 0 fails the state
+    /// check (or finds no page) and the failure path reports it.
+    #[inline(always)]
+    pub(crate) fn with_raw<R>(&self, raw: u64, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
+        let index = handle::index_of(raw);
+        let pre = self.shards[handle::shard_of(raw)].page_of_index(index);
+        let record = global::local_or_sentinel();
         // Taken: a nested lookup, an unregistered thread, or thread-local teardown.
-        if hazard.load(Ordering::Relaxed) == 0 {
-            let hold = Hold::Hazard(hazard);
-            // SAFETY: `Guard::protect`'s requirements: 1. the first cell of this thread's own
-            // record (the sentinel's is never 0), and free; 2. `is_live_for` accepts only LIVE
-            // for `raw`; 3. `slot` is in a page of `self`, borrowed for this call; 4. that
-            // first cell, loaded as 0 just now (a sentinel's never is).
-            match unsafe { Guard::protect::<false, true>(slot, hold, raw, is_live_for) } {
+        // SAFETY: `first_hazard_is_free`'s requirement: this thread's own record or the
+        // sentinel.
+        if !pre.is_null() && unsafe { record.first_hazard_is_free() } {
+            // SAFETY: `pre` is the non-null page pointer for the index, of a shard of `self`.
+            let slot = unsafe { Shard::slot_in(pre, index) };
+            let hold = Hold::Hazard(record.first_hazard());
+            let protected =
+                // SAFETY: `Guard::protect`'s requirements: 1. the first cell of this thread's
+                // own record (the sentinel's is never 0), and free; 2. `is_live_for` accepts
+                // only LIVE for `raw`; 3. `slot` is in a page of `self`, borrowed for this
+                // call; 4. that first cell, found 0 just now (a sentinel's never is).
+                unsafe { Guard::protect::<false, true>(slot, hold, raw, is_live_for) };
+            if let Ok((guard, _)) = protected {
                 // The guard clears the hazard when `f` returns or unwinds; `f` cannot keep the
                 // borrow (its lifetime is generic).
-                Ok((guard, _)) => return Ok(f(&guard)),
-                Err(seen) if !is_taking_for(seen, raw) => {
-                    return Err(self.classify(handle, Some(seen)));
-                }
-                Err(_) => {} // a take is deciding: the slow path settles it
+                return Ok(f(&guard));
             }
         }
-        self.with_slow(handle, f)
+        // Everything else takes one cold call, which looks the handle up again: a missing
+        // page, a taken first cell, a failed check (classified there), or a take deciding on
+        // the entry (settled there). One call site keeps the fast path to its checks (no
+        // classification or TAKING test inline). `f`'s result comes back through `out`, not in
+        // the returned `Result`: a `Result<R, Error>` that is not a pair of scalars is returned
+        // through a stack slot, which the fast path's result then shared (two stores per
+        // lookup).
+        let mut out = None;
+        self.with_slow(raw, f, &mut out)
+            .map(|()| out.expect("with_slow stores the result on success"))
     }
 
     #[cold]
     #[inline(never)]
-    fn with_slow<R>(&self, handle: Handle, f: impl FnOnce(&T) -> R) -> Result<R, Error> {
-        let guard = self.get(handle)?;
-        Ok(f(&guard))
+    fn with_slow<R>(
+        &self,
+        raw: u64,
+        f: impl FnOnce(&T) -> R,
+        out: &mut Option<R>,
+    ) -> Result<(), Error> {
+        let guard = self.get(Handle::from_raw(raw).ok_or(Error::Null)?)?;
+        *out = Some(f(&guard));
+        Ok(())
     }
 
     /// Borrows the value until the returned guard is dropped; the guard derefs to `&T`.
@@ -338,9 +359,9 @@ impl<T: Send + Sync> HandleTable<T> {
         };
         let raw = handle.into_raw();
         let record = global::local_or_sentinel();
-        let hazard = record.first_hazard();
-        if hazard.load(Ordering::Relaxed) == 0 {
-            let hold = Hold::Hazard(hazard);
+        // SAFETY: as in `with`.
+        if unsafe { record.first_hazard_is_free() } {
+            let hold = Hold::Hazard(record.first_hazard());
             // SAFETY: `Guard::protect`'s requirements 1-4, as in `with`.
             match unsafe { Guard::protect::<false, true>(slot, hold, raw, is_live_for) } {
                 Ok((guard, _)) => return Ok(guard),
