@@ -21,6 +21,17 @@
 //! "pre-offset" pointer, formed with wrapping arithmetic), so the slot for index `i` is simply
 //! `pointer + i`, with no subtraction on the lookup path.
 //!
+//! **Pages not allocated yet.** For a table whose slots are at most [`ZERO_SLOT_BYTES`] bytes,
+//! a page that does not exist yet is not a null pointer but the pre-offset pointer of a
+//! read-only stand-in: [`ZEROS`], one static region of zeros as long as the longest page (16
+//! MiB of `.bss`, address space only: nothing writes it, and reading it maps the system's
+//! shared zero page at most). Every index of such a page then names a slot of the region,
+//! whose state word reads 0, "never used", which every check rejects, exactly like an unused
+//! slot of an allocated page. So the lookup path needs no null test for the page: one
+//! compare and branch fewer. Larger slots keep null for a missing page (the region would have
+//! to grow with the slot size), and so does loom. [`absent`] is the pointer a missing page
+//! has; [`zero_backed`] says which of the two a slot type gets.
+//!
 //! A pre-offset pointer points *before* its allocation, so a leak checker (LeakSanitizer,
 //! valgrind) scanning memory for pointers would not see pages `p >= 1` as reachable and would
 //! report them as leaked from a table that lives until exit, such as the C registry. So each
@@ -50,6 +61,74 @@ pub(crate) const CAPACITY: u64 = 1 << INDEX_BITS;
 
 /// Pages per shard: enough to cover `CAPACITY` indices.
 pub(crate) const PAGES: usize = page_of_const(CAPACITY - 1) + 1;
+
+/// Slots in the longest page.
+#[cfg(not(handles_loom))]
+const MAX_PAGE_LEN: usize = {
+    let (mut p, mut max) = (0, 0);
+    while p < PAGES {
+        if page_len(p) > max {
+            max = page_len(p);
+        }
+        p += 1;
+    }
+    max
+};
+
+/// The largest `Slot<T>`, in bytes, whose missing pages point into [`ZEROS`].
+pub(crate) const ZERO_SLOT_BYTES: usize = 32;
+
+/// Alignment of [`ZEROS`]: the largest slot alignment it serves.
+const ZEROS_ALIGN: usize = 128;
+
+/// The stand-in for every page not allocated yet, of every zero-backed table (see the module
+/// docs): as many bytes as the longest page of the largest zero-backed slots. Atomic words
+/// (never written) so that it is zero-initialised writable data, placed in `.bss`: an
+/// immutable static would be 16 MiB of zeros in the binary's read-only data.
+#[cfg(not(handles_loom))]
+#[repr(C, align(128))]
+struct Zeros([std::sync::atomic::AtomicU64; MAX_PAGE_LEN * ZERO_SLOT_BYTES / 8]);
+
+#[cfg(not(handles_loom))]
+const _: () = assert!(core::mem::align_of::<Zeros>() == ZEROS_ALIGN);
+
+#[cfg(not(handles_loom))]
+static ZEROS: Zeros =
+    Zeros([const { std::sync::atomic::AtomicU64::new(0) }; MAX_PAGE_LEN * ZERO_SLOT_BYTES / 8]);
+
+/// True when every word of [`ZEROS`] is still 0 (for tests: nothing ever writes it).
+#[cfg(all(test, not(handles_loom)))]
+pub(crate) fn zeros_are_zero() -> bool {
+    ZEROS
+        .0
+        .iter()
+        .all(|w| w.load(std::sync::atomic::Ordering::Relaxed) == 0)
+}
+
+/// True when the missing pages of a table of `Slot<T>` point into [`ZEROS`] instead of being
+/// null: the slot fits the region's stride and alignment (and not under loom, whose atomics
+/// cannot live in a zeroed static).
+pub(crate) const fn zero_backed<T>() -> bool {
+    cfg!(not(handles_loom))
+        && core::mem::size_of::<Slot<T>>() <= ZERO_SLOT_BYTES
+        && core::mem::align_of::<Slot<T>>() <= ZEROS_ALIGN
+}
+
+/// The pre-offset pointer page `p` has while it is not allocated: into [`ZEROS`] for a
+/// zero-backed slot type, so that index `i` of page `p` gives the region's slot
+/// `i - page_start(p)` (less than `page_len(p)`, so inside the region); null otherwise. Never
+/// the pointer of an allocated page, since an allocation cannot overlap the static.
+pub(crate) const fn absent<T>(p: usize) -> *mut Slot<T> {
+    #[cfg(not(handles_loom))]
+    if zero_backed::<T>() {
+        return (&raw const ZEROS)
+            .cast::<Slot<T>>()
+            .cast_mut()
+            .wrapping_sub(page_start(p) as usize);
+    }
+    let _ = p;
+    core::ptr::null_mut()
+}
 
 /// Pages start at multiples of the first pages' length, so `i >> PAGE0_SHIFT` (a *block*)
 /// determines the page: [`PAGE_OF_BLOCK`] maps every block to its page.
@@ -106,7 +185,7 @@ const fn page_of_const(i: u64) -> usize {
 
 /// First index held by page `p`.
 #[inline]
-pub(crate) fn page_start(p: usize) -> u64 {
+pub(crate) const fn page_start(p: usize) -> u64 {
     let e = (p >> SUB_SHIFT) as u32 + PAGE0_SHIFT + SUB_SHIFT;
     let m = (p & ((1 << SUB_SHIFT) - 1)) as u64;
     (((1 << SUB_SHIFT) + m) << (e - SUB_SHIFT)) - OFFSET
@@ -114,10 +193,11 @@ pub(crate) fn page_start(p: usize) -> u64 {
 
 /// Number of slots in page `p` (the last page ends at `CAPACITY`).
 #[inline]
-pub(crate) fn page_len(p: usize) -> usize {
+pub(crate) const fn page_len(p: usize) -> usize {
     let e = (p >> SUB_SHIFT) as u32 + PAGE0_SHIFT + SUB_SHIFT;
     let full = 1u64 << (e - SUB_SHIFT);
-    full.min(CAPACITY - page_start(p)) as usize
+    let rest = CAPACITY - page_start(p);
+    (if full < rest { full } else { rest }) as usize
 }
 
 /// Allocates page `p`, every slot in the never-used state, and returns its pre-offset pointer
@@ -240,6 +320,28 @@ mod tests {
             if before >= 16_384 {
                 assert!(len * 7 <= before * 2, "page {p}: {len} after {before}");
             }
+        }
+    }
+
+    /// A missing page's pointer gives, for every index of the page, a slot inside the zero
+    /// region (zero-backed slot types) or stays null.
+    #[test]
+    #[cfg(not(handles_loom))]
+    fn missing_pages_point_into_the_zero_region() {
+        let base = (&raw const ZEROS).addr();
+        let end = base + core::mem::size_of::<Zeros>();
+        for p in 0..PAGES {
+            let pre = absent::<u64>(p);
+            for i in [page_start(p), page_start(p) + page_len(p) as u64 - 1] {
+                let slot = pre.wrapping_add(i as usize).addr();
+                assert!(base <= slot && slot + core::mem::size_of::<Slot<u64>>() <= end);
+            }
+            // The widest zero-backed slot type, over the longest page.
+            type Widest = [u8; ZERO_SLOT_BYTES - 8];
+            const { assert!(zero_backed::<Widest>() && !zero_backed::<[u8; ZERO_SLOT_BYTES]>()) };
+            let last = absent::<Widest>(p).wrapping_add((page_start(p) as usize) + page_len(p) - 1);
+            assert!(last.addr() + core::mem::size_of::<Slot<Widest>>() <= end);
+            assert!(absent::<[u8; 64]>(p).is_null());
         }
     }
 

@@ -22,7 +22,6 @@
 use crate::page::{self, PAGES};
 use crate::slot::{PAYLOAD_MASK, Slot};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
-use core::ptr;
 
 /// Bits of a list head (and of a slot's link) that hold `index + 1`; 0 = empty.
 const LINK_BITS: u32 = 23;
@@ -78,14 +77,26 @@ impl<T> Shard<T> {
                     seen: AtomicU64::new(0),
                 },
                 #[cfg(not(handles_loom))]
-                pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
+                pages: {
+                    let mut pages = [const { AtomicPtr::new(core::ptr::null_mut()) }; PAGES];
+                    let mut p = 0;
+                    while p < PAGES {
+                        pages[p] = AtomicPtr::new(page::absent::<T>(p));
+                        p += 1;
+                    }
+                    pages
+                },
                 #[cfg(handles_loom)]
-                pages: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+                pages: core::array::from_fn(|p| AtomicPtr::new(page::absent::<T>(p))),
             }
         }
     }
 
-    /// The slot for `index`, or `None` if its page was never allocated.
+    /// The slot for `index`. `None` if its page was never allocated and the slot type is not
+    /// zero-backed; for a zero-backed one (`page::zero_backed`), a slot of the zero region
+    /// instead, which reads as never used (state 0) like an unused slot of an allocated page,
+    /// and which nobody writes: every write to a slot follows a check of its state that a
+    /// never-used state fails, or the slot's allocation.
     #[inline(always)]
     pub(crate) fn slot(&self, index: u64) -> Option<&Slot<T>> {
         let pre = self.page_of_index(index);
@@ -96,10 +107,10 @@ impl<T> Shard<T> {
         Some(unsafe { Self::slot_in(pre, index) })
     }
 
-    /// The pre-offset pointer of the page holding `index` (null if that page was never
-    /// allocated). With [`Shard::slot_in`], for a caller that branches on the page pointer
-    /// itself: matching on `slot`'s `Option` would test the wrapped slot pointer for null a
-    /// second time.
+    /// The pre-offset pointer of the page holding `index`: [`page::absent`] if that page was
+    /// never allocated (null, or into the zero region). With [`Shard::slot_in`], for a caller
+    /// that branches on the page pointer itself: matching on `slot`'s `Option` would test the
+    /// wrapped slot pointer for null a second time.
     #[inline(always)]
     pub(crate) fn page_of_index(&self, index: u64) -> *mut Slot<T> {
         // `page_of` is always < PAGES; the bounds check folds away. Acquire pairs with the
@@ -114,9 +125,10 @@ impl<T> Shard<T> {
     /// `pre` is [`Shard::page_of_index`]`(index)` of this shard, and not null.
     #[inline(always)]
     pub(crate) unsafe fn slot_in<'a>(pre: *mut Slot<T>, index: u64) -> &'a Slot<T> {
-        // SAFETY: the page is installed and never freed while the shard lives (the caller
-        // borrows it for 'a), and `index` lies in page `p`, so `pre + index` is inside the page
-        // (see `page::alloc`).
+        // SAFETY: a non-null page pointer is an installed page, never freed while the shard
+        // lives (the caller borrows it for 'a), or the zero region, a static; `index` lies in
+        // page `p`, so `pre + index` is inside the page (see `page::alloc`) or inside the
+        // region (see `page::absent`), aligned either way.
         unsafe { &*pre.wrapping_add(index as usize) }
     }
 
@@ -180,7 +192,7 @@ impl<T> Shard<T> {
                 return None;
             }
             let p = page::page_of(index);
-            if self.pages[p].load(Ordering::Acquire).is_null() {
+            if self.pages[p].load(Ordering::Acquire) == page::absent::<T>(p) {
                 if !grow {
                     return None;
                 }
@@ -203,7 +215,12 @@ impl<T> Shard<T> {
         let new = page::alloc::<T>(p);
         // Release publishes the zeroed slots to lookups' Acquire loads.
         let installed = self.pages[p]
-            .compare_exchange(ptr::null_mut(), new, Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(
+                page::absent::<T>(p),
+                new,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
             .is_ok();
         if !installed {
             // Another thread installed it first.
@@ -215,7 +232,7 @@ impl<T> Shard<T> {
         #[cfg(not(handles_loom))]
         if installed && p > 0 {
             let prev = self.pages[p - 1].load(Ordering::Acquire);
-            if !prev.is_null() {
+            if prev != page::absent::<T>(p - 1) {
                 // SAFETY: `prev` is page p - 1 of this shard, installed and never freed while
                 // the shard lives; `new` is page p. Only this CAS winner writes that link.
                 unsafe { page::link(prev, p, new) };
@@ -315,7 +332,7 @@ impl<T> Shard<T> {
             .iter()
             .enumerate()
             .map(|(p, ptr)| (p, ptr.load(Ordering::Acquire)))
-            .filter(|(_, ptr)| !ptr.is_null())
+            .filter(|&(p, ptr)| ptr != page::absent::<T>(p))
     }
 
     /// Every slot ever handed out (every index below `next_unused`), page by page.

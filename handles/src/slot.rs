@@ -239,5 +239,9 @@ mod tests {
             }
         }
         assert!(!is_live_for(0, identity(1, 0)));
+        // Raw 0 (C's "no handle") matches no LIVE state: a LIVE state's tag is never 0.
+        for &id_state in &ids {
+            assert!(!is_live_for(id_state | LIVE | 1, 0));
+        }
     }
 }

@@ -275,6 +275,44 @@ fn forged_handles_are_rejected() {
     }
 }
 
+/// Handles into pages that were never allocated are `Invalid` for every operation, both for a
+/// slot type whose missing pages are the zero region and for one whose missing pages are null
+/// (`page::absent`); and the zero region stays all zeros.
+#[test]
+fn handles_into_missing_pages_are_invalid() {
+    fn check<T: Send + Sync + Clone + core::fmt::Debug>(value: T) {
+        let table = HandleTable::new();
+        let h = table.insert(value);
+        // Same tag and generation, another shard's last index, and the last index of this one:
+        // pages no table of one entry has.
+        let identity = h.into_raw() & !((1u64 << 28) - 1);
+        let other_shard = (h.shard() as u64 + 1) % 64;
+        for (shard, index) in [
+            (other_shard, 0),
+            (other_shard, (1 << 22) - 1),
+            (h.shard() as u64, (1 << 22) - 1),
+            (h.shard() as u64, 1 << 12),
+        ] {
+            let forged = Handle::from_raw(identity | (shard << 22) | index).unwrap();
+            assert_eq!(table.with(forged, |_| ()), Err(Error::Invalid));
+            assert_eq!(table.get(forged).err(), Some(Error::Invalid));
+            assert_eq!(table.retain(forged), Err(Error::Invalid));
+            assert_eq!(table.release(forged), Err(Error::Invalid));
+            assert_eq!(table.revoke(forged), Err(Error::Invalid));
+            assert_eq!(table.take(forged).err(), Some(Error::Invalid));
+            assert!(!table.contains(forged));
+            assert_eq!(table.diagnose(forged).error, Some(Error::Invalid));
+        }
+        assert_eq!(table.stats().pages, 1);
+        table.revoke(h).unwrap();
+    }
+    const { assert!(crate::page::zero_backed::<u64>()) };
+    const { assert!(!crate::page::zero_backed::<[u64; 8]>()) };
+    check(1u64);
+    check([1u64; 8]);
+    assert!(crate::page::zeros_are_zero());
+}
+
 /// Regression: guards beyond the inline hazard cells used to hold a counted reference, so a
 /// safe but wrong extra `release` could end the entry and free the value under the guard.
 #[test]
