@@ -87,14 +87,17 @@ const ZEROS_ALIGN: usize = 128;
 /// immutable static would be 16 MiB of zeros in the binary's read-only data.
 #[cfg(not(handles_loom))]
 #[repr(C, align(128))]
-struct Zeros([std::sync::atomic::AtomicU64; MAX_PAGE_LEN * ZERO_SLOT_BYTES / 8]);
+struct Zeros([std::sync::atomic::AtomicU64; ZERO_WORDS]);
+
+/// Words of [`ZEROS`]: the longest page of the largest zero-backed slots.
+#[cfg(not(handles_loom))]
+const ZERO_WORDS: usize = MAX_PAGE_LEN * ZERO_SLOT_BYTES / 8;
 
 #[cfg(not(handles_loom))]
 const _: () = assert!(core::mem::align_of::<Zeros>() == ZEROS_ALIGN);
 
 #[cfg(not(handles_loom))]
-static ZEROS: Zeros =
-    Zeros([const { std::sync::atomic::AtomicU64::new(0) }; MAX_PAGE_LEN * ZERO_SLOT_BYTES / 8]);
+static ZEROS: Zeros = Zeros([const { std::sync::atomic::AtomicU64::new(0) }; ZERO_WORDS]);
 
 /// The address of [`ZEROS`], taken once at compile time. [`absent`] starts from this pointer
 /// instead of taking `&raw const ZEROS` itself: under Miri, every borrow of the static is a

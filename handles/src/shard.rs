@@ -100,11 +100,19 @@ impl<T> Shard<T> {
     #[inline(always)]
     pub(crate) fn slot(&self, index: u64) -> Option<&Slot<T>> {
         let pre = self.page_of_index(index);
-        if pre.is_null() {
+        if !Self::has_slots(pre) {
             return None;
         }
-        // SAFETY: `pre` is the non-null page pointer for `index`.
+        // SAFETY: `pre` is the page pointer for `index`, and has slots.
         Some(unsafe { Self::slot_in(pre, index) })
+    }
+
+    /// True when a page pointer from [`Shard::page_of_index`] has slots to read: always for a
+    /// zero-backed slot type (an allocated page or the zero region: the constant condition
+    /// drops the test), otherwise when it is not null.
+    #[inline(always)]
+    pub(crate) fn has_slots(pre: *mut Slot<T>) -> bool {
+        page::zero_backed::<T>() || !pre.is_null()
     }
 
     /// The pre-offset pointer of the page holding `index`: [`page::absent`] if that page was
@@ -122,10 +130,10 @@ impl<T> Shard<T> {
     /// The slot for `index` in its page.
     ///
     /// # Safety
-    /// `pre` is [`Shard::page_of_index`]`(index)` of this shard, and not null.
+    /// `pre` is [`Shard::page_of_index`]`(index)` of this shard, and [`Shard::has_slots`].
     #[inline(always)]
     pub(crate) unsafe fn slot_in<'a>(pre: *mut Slot<T>, index: u64) -> &'a Slot<T> {
-        // SAFETY: a non-null page pointer is an installed page, never freed while the shard
+        // SAFETY: a page pointer with slots is an installed page, never freed while the shard
         // lives (the caller borrows it for 'a), or the zero region, a static; `index` lies in
         // page `p`, so `pre + index` is inside the page (see `page::alloc`) or inside the
         // region (see `page::absent`), aligned either way.

@@ -22,7 +22,6 @@ use crate::error::{EndReason, Error, FailureKind, InsertError};
 use crate::global;
 use crate::guard::{Guard, Hold};
 use crate::handle::{self, Handle, MAX_GENERATION, SHARDS, TAG_MASK, TAG_SHIFT};
-use crate::page;
 use crate::panics::FirstPanic;
 use crate::registry::Record;
 use crate::shard::Shard;
@@ -290,16 +289,14 @@ impl<T: Send + Sync> HandleTable<T> {
         let index = handle::index_of(raw);
         let pre = self.shards[handle::shard_of(raw)].page_of_index(index);
         let record = global::local_or_sentinel();
-        // A missing page is null only for slot types that are not zero-backed; otherwise it
-        // is the zero region, whose slots fail the state check (`page::absent`), so the
-        // constant condition drops the test.
-        let page_missing = !page::zero_backed::<T>() && pre.is_null();
+        // A missing page of a zero-backed slot type is the zero region, whose slots fail the
+        // state check (`page::absent`), so `has_slots` tests nothing for those.
         // Taken: a nested lookup, an unregistered thread, or thread-local teardown.
         // SAFETY: `first_hazard_is_free`'s requirement: this thread's own record or the
         // sentinel.
-        if !page_missing && unsafe { record.first_hazard_is_free() } {
-            // SAFETY: `pre` is the page pointer for the index, of a shard of `self`, and not
-            // null: tested above, or zero-backed (an allocated page or the zero region).
+        if Shard::has_slots(pre) && unsafe { record.first_hazard_is_free() } {
+            // SAFETY: `pre` is the page pointer for the index, of a shard of `self`, and has
+            // slots (tested above).
             let slot = unsafe { Shard::slot_in(pre, index) };
             let hold = Hold::Hazard(record.first_hazard());
             let protected =
