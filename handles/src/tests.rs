@@ -280,20 +280,21 @@ fn forged_handles_are_rejected() {
 /// (`page::absent`); and the zero region stays all zeros.
 #[test]
 fn handles_into_missing_pages_are_invalid() {
+    use crate::handle::{IDENTITY_MASK, INDEX_MASK, SHARDS};
     fn check<T: Send + Sync + Clone + core::fmt::Debug>(value: T) {
         let table = HandleTable::new();
         let h = table.insert(value);
         // Same tag and generation, another shard's last index, and the last index of this one:
         // pages no table of one entry has.
-        let identity = h.into_raw() & !((1u64 << 28) - 1);
-        let other_shard = (h.shard() as u64 + 1) % 64;
+        let identity = h.into_raw() & IDENTITY_MASK;
+        let other_shard = (h.shard() + 1) % SHARDS;
         for (shard, index) in [
             (other_shard, 0),
-            (other_shard, (1 << 22) - 1),
-            (h.shard() as u64, (1 << 22) - 1),
-            (h.shard() as u64, 1 << 12),
+            (other_shard, INDEX_MASK),
+            (h.shard(), INDEX_MASK),
+            (h.shard(), 1 << 12),
         ] {
-            let forged = Handle::from_raw(identity | (shard << 22) | index).unwrap();
+            let forged = Handle::from_parts(identity, shard, index);
             assert_eq!(table.with(forged, |_| ()), Err(Error::Invalid));
             assert_eq!(table.get(forged).err(), Some(Error::Invalid));
             assert_eq!(table.retain(forged), Err(Error::Invalid));
